@@ -8,9 +8,14 @@ and the geometry is converted to the working CRS (after a check that the CRS fit
 
 from __future__ import annotations
 
+import codecs
+import glob
 import os
 import re
+import shutil
+import stat
 import tempfile
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,10 +23,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from zoning.crs import to_working_gdf
-from zoning.errors import PersonalDataError, ValidationError, ZoningError
+from zoning.errors import CRSError, PersonalDataError, ValidationError, ZoningError
 from zoning.settings import WORKING_CRS
 
 __all__ = [
@@ -97,8 +103,23 @@ _FORBIDDEN_EN = re.compile(
 )
 _FORBIDDEN_ZH = ("职业", "职务", "工作单位", "单位名称", "收入", "工资", "薪", "职级", "职称")
 
+# Count columns: a CSV or Excel file is read as text (ids keep their leading zeros), so these are
+# converted to numbers, as a GeoPackage or shapefile already gives them.
+_NUMERIC = ("households", "students", "births", "year", "grade")
 
-def standardise_columns(df: pd.DataFrame) -> pd.DataFrame:
+
+def _words(column: str) -> str:
+    """Split a column name into ``_``-separated lower-case words for :data:`_FORBIDDEN_EN`.
+
+    ``guardianIncome``, ``Guardian Income``, ``guardian-income`` and ``income2023`` all become
+    words the whole-word pattern sees; without this only ``_`` separated a word.
+    """
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", column)
+    text = re.sub(r"(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])", "_", text)
+    return re.sub(r"[^0-9A-Za-z]+", "_", text).lower()
+
+
+def standardise_columns(df: pd.DataFrame, *, layer: str | None = None) -> pd.DataFrame:
     """Rename Chinese or differently-cased headers to the names this package uses.
 
     Parameters
@@ -106,23 +127,42 @@ def standardise_columns(df: pd.DataFrame) -> pd.DataFrame:
     df : pandas.DataFrame
         Any table; columns not in :data:`ALIASES` are kept as they are (stripped, lower-cased when
         ASCII).
+    layer : str, optional
+        Name used in the message.
 
     Returns
     -------
     pandas.DataFrame
         A renamed copy.
+
+    Raises
+    ------
+    ValidationError
+        If two columns end up with the same name (``名称`` and ``学校名称`` both mean ``name``),
+        which would otherwise make one silently shadow the other.
     """
     mapping = {}
+    sources: dict[str, list[str]] = {}
     for col in df.columns:
         if col == getattr(df, "_geometry_column_name", None):
+            sources.setdefault(str(col), []).append(str(col))
             continue
         name = str(col).strip()
         if name in ALIASES:
             name = ALIASES[name]
         elif name.isascii():
             name = name.lower()
+        sources.setdefault(name, []).append(str(col))
         if name != col:
             mapping[col] = name
+    clashes = {k: v for k, v in sources.items() if len(v) > 1}
+    if clashes:
+        what = "; ".join(f"{' and '.join(map(repr, v))} all mean {k!r}" for k, v in clashes.items())
+        where = f"layer {layer!r}: " if layer else ""
+        raise ValidationError(
+            f"{where}columns {what}; keep one of them, or rename the others to something else",
+            problems=[{"layer": layer, "column": k, "kind": "duplicate_column"} for k in clashes],
+        )
     return df.rename(columns=mapping) if mapping else df
 
 
@@ -144,13 +184,14 @@ def refuse_personal_fields(df: pd.DataFrame, *, layer: str) -> None:
     bad = [
         str(c)
         for c in df.columns
-        if _FORBIDDEN_EN.search(str(c)) or any(k in str(c) for k in _FORBIDDEN_ZH)
+        if _FORBIDDEN_EN.search(_words(str(c))) or any(k in str(c) for k in _FORBIDDEN_ZH)
     ]
     if bad:
         raise PersonalDataError(
             f"layer {layer!r}: column(s) {', '.join(map(repr, bad))} hold guardians' occupation or "
             "income, which may not be collected (seeds 000 五(四): 严禁采集家长职务和收入等信息); "
-            "delete these columns from the file and import it again",
+            "delete these columns from the file and import it again (a column that means "
+            "something else, e.g. 'position' for a map location, must be renamed)",
             problems=[{"layer": layer, "column": c, "kind": "forbidden_personal_field"} for c in bad],
         )
 

@@ -1,0 +1,232 @@
+"""The ``zoning`` command line: thin wrappers over the library, Chinese tables, ``--json`` for machines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zoning.errors import UnitCodeError, ZoningError
+
+app = typer.Typer(
+    name="zoning",
+    help="义务教育招生服务片区规划与学位对口工具 (Chongqing school service zones).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_DEFAULT_DATA = Path("data/demo.gpkg")
+
+#: Chinese labels of validation problem kinds, for the people's table.
+KIND_ZH = {
+    "invalid_geometry": "几何无效",
+    "not_polygon": "不是面要素",
+    "bad_level": "学段错误",
+    "no_school": "未对口学校",
+    "duplicate_school": "学校重复",
+    "unknown_school": "学校不存在",
+    "level_mismatch": "学段不符",
+    "private_school_zoned": "民办学校划片",
+    "overlap": "片区重叠",
+    "sliver_overlap": "细小重叠",
+    "gap": "片区空隙",
+    "sliver_gap": "细小空隙",
+    "unzoned_parcel": "宗地未入片区",
+    "split_parcel": "宗地跨片区",
+    "school_outside_zone": "学校在片区外",
+}
+
+
+def _fail(exc: ZoningError) -> None:
+    typer.echo(f"错误 (error): {exc}", err=True)
+    raise typer.Exit(2)
+
+
+def _print_json(obj) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="GeoPackage to write")] = _DEFAULT_DATA,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 7,
+    parcels: Annotated[int, typer.Option(help="number of parcels")] = 20_000,
+    addresses: Annotated[int, typer.Option(help="number of addresses")] = 200_000,
+) -> None:
+    """Build the demo district (渝北区, real boundary) into a GeoPackage."""
+    from zoning.demo import write_demo
+
+    try:
+        path = write_demo(out, seed=seed, n_parcels=parcels, n_addresses=addresses,
+                          progress=sys.stderr.isatty())
+    except ZoningError as exc:
+        _fail(exc)
+    typer.echo(f"演示区县已生成: {path} (seed={seed}, 宗地 {parcels}, 地址 {addresses})")
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="GeoPackage store to check")] = _DEFAULT_DATA,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check zones: geometry, overlaps, gaps, parcels in exactly one zone, schools.
+
+    Exit code 0 when there is no error (warnings allowed), 1 when there are errors, 2 when the data
+    cannot be read.
+    """
+    from zoning.store import GeoPackageStore
+    from zoning.zones import validate as run
+
+    try:
+        ds = GeoPackageStore(path).load()
+        report = run(ds.zones, schools=ds.schools, parcels=ds.parcels, district=ds.district)
+    except ZoningError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json({"path": str(path), "ok": report.ok, "errors": len(report.errors),
+                     "warnings": len(report.warnings), "problems": report.to_records()})
+    else:
+        _print_validation(path, report, ds)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_validation(path, report, ds) -> None:
+    typer.echo(f"检查 {path}: 片区 {len(ds.zones)} 个, 学校 {len(ds.schools)} 所, "
+               f"宗地 {len(ds.parcels)} 宗")
+    if report.problems.empty:
+        typer.echo("通过: 未发现问题。")
+        return
+    typer.echo(f"错误 {len(report.errors)} 项, 警告 {len(report.warnings)} 项")
+    typer.echo(f"{'级别':<4}\t{'图层':<8}\t{'编号':<22}\t{'问题':<8}\t说明 / 建议")
+    for r in report.problems.itertuples():
+        sev = "错误" if r.severity == "error" else "警告"
+        typer.echo(f"{sev}\t{r.layer:<8}\t{r.id:<22}\t{KIND_ZH.get(r.kind, r.kind)}\t"
+                   f"{r.message}; {r.fix}")
+
+
+@app.command()
+def info(
+    path: Annotated[Path, typer.Argument(help="GeoPackage store")] = _DEFAULT_DATA,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Summarise a store: layers, counts of schools by level, zones, parcels, addresses."""
+    from zoning.store import GeoPackageStore
+
+    try:
+        ds = GeoPackageStore(path).load()
+    except ZoningError as exc:
+        _fail(exc)
+    summary = {
+        "path": str(path),
+        "crs": str(ds.crs),
+        "schools": {"/".join(k): int(v)
+                    for k, v in ds.schools.groupby(["ownership", "level"]).size().items()},
+        "zones": {k: int(v) for k, v in ds.zones["level"].value_counts().items()},
+        "parcels": len(ds.parcels),
+        "households": int(ds.parcels["households"].sum()),
+        "addresses": len(ds.addresses),
+        "tables": {k: len(v) for k, v in ds.tables.items()},
+    }
+    if as_json:
+        _print_json(summary)
+        return
+    typer.echo(f"数据: {path} (坐标系 {summary['crs']})")
+    typer.echo("学校: " + ", ".join(f"{k} {v}" for k, v in summary["schools"].items()))
+    typer.echo("片区: " + ", ".join(f"{k} {v}" for k, v in summary["zones"].items()))
+    typer.echo(f"宗地: {summary['parcels']}, 户数: {summary['households']}, "
+               f"地址: {summary['addresses']}")
+
+
+@app.command()
+def unitcode(
+    code: Annotated[str, typer.Argument(help="不动产单元号 (28 characters) or 宗地代码 (19)")],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check and explain a 不动产单元号 (GB/T 37346-2019)."""
+    from zoning.unitcode import parse
+
+    try:
+        uc = parse(code, allow_parcel=True)
+    except UnitCodeError as exc:
+        if as_json:
+            _print_json({"code": code, "valid": False, "error": str(exc),
+                         "error_zh": exc.message_zh, "position": exc.position})
+        else:
+            typer.echo(f"无效: {exc.message_zh}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        _print_json({"code": uc.code, "valid": True, "parcel_code": uc.parcel_code,
+                     "county": uc.county, "county_name": uc.county_name,
+                     "explanation": uc.explain()})
+    else:
+        typer.echo(f"有效: {uc.code}\n{uc.explain()}")
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help="schools, zones, parcels, addresses, district, "
+                                             "classes, enrolment, births or housing")],
+    source: Annotated[Path, typer.Argument(help="file to import")],
+    store: Annotated[Path, typer.Option(help="GeoPackage store to write into")] = _DEFAULT_DATA,
+    actor: Annotated[str, typer.Option(help="who imports (written to the audit log)")] = "",
+    coords: Annotated[str | None, typer.Option(
+        help="the file's lon/lat are in this web-map datum: gcj02 or bd09")] = None,
+    encoding: Annotated[str | None, typer.Option(help="attribute encoding, e.g. GBK")] = None,
+) -> None:
+    """Import a layer or table into a store, checked, atomically (a failure changes nothing)."""
+    from zoning.io import LAYERS
+    from zoning.store import GeoPackageStore
+
+    who = actor or os.environ.get("USER", "unknown")
+    kwargs = {}
+    if kind in LAYERS:
+        kwargs = {"source": coords, "encoding": encoding}
+    try:
+        frame = GeoPackageStore(store).import_layer(kind, source, actor=who, **kwargs)
+    except ZoningError as exc:
+        _fail(exc)
+    typer.echo(f"已导入 {kind}: {len(frame)} 条 → {store}")
+
+
+@app.command()
+def audit(
+    store: Annotated[Path, typer.Argument(help="GeoPackage store")] = _DEFAULT_DATA,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show the audit log: who changed what, and when."""
+    from zoning.store import GeoPackageStore
+
+    try:
+        log = GeoPackageStore(store).audit_log()
+    except ZoningError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(log.to_dict("records"))
+        return
+    if log.empty:
+        typer.echo("审计日志为空。")
+    for r in log.itertuples():
+        typer.echo(f"{r.at}\t{r.actor}\t{r.action}\t{r.target}\t{r.detail}")
+
+
+@app.command()
+def dashboard(
+    data: Annotated[Path, typer.Option(help="GeoPackage store to show")] = _DEFAULT_DATA,
+    port: Annotated[int, typer.Option(help="port")] = 8501,
+) -> None:
+    """Start the Streamlit dashboard on http://localhost:PORT."""
+    script = Path(__file__).resolve().parent.parent / "dashboard.py"
+    env = {**os.environ, "ZONING_DATA": str(data)}
+    raise typer.Exit(subprocess.call(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"], env=env))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

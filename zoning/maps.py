@@ -1,0 +1,117 @@
+"""Folium maps of zones and schools: readable with no base map at all.
+
+The machines this runs on often have no network, and a base map is a setting (DESIGN: ``none`` by
+default). Zones, schools and labels carry the map on their own. With ``basemap="amap"`` the overlays
+are shifted into GCJ-02 (Amap tiles are GCJ-02) by :func:`zoning.crs.to_web`.
+"""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+
+from zoning.crs import to_web
+from zoning.zones import zone_schools
+
+__all__ = ["BASEMAPS", "zones_map"]
+
+BASEMAPS = {
+    "none": None,
+    "osm": "OpenStreetMap",
+    "amap": "https://webrd02.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+            "&x={x}&y={y}&z={z}",
+}
+
+_PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+            "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#a0cbe8", "#ffbe7d")
+_LEVEL_ZH = {"primary": "小学", "junior": "初中", "nine_year": "九年一贯制"}
+_OWN_ZH = {"public": "公办", "private": "民办"}
+
+
+def _colours(n: int) -> list[str]:
+    return [_PALETTE[i % len(_PALETTE)] for i in range(n)]
+
+
+def zones_map(
+    zones: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    *,
+    level: str = "primary",
+    district: gpd.GeoDataFrame | None = None,
+    basemap: str = "none",
+    simplify: float = 10.0,
+    assets: str | None = None,
+) -> folium.Map:
+    """Draw one level's zones coloured by zone, with their schools and the district outline.
+
+    Parameters
+    ----------
+    zones, schools : geopandas.GeoDataFrame
+        In the working CRS.
+    level : {"primary", "junior"}
+        Which zones to draw.
+    district : geopandas.GeoDataFrame, optional
+        Boundary outline.
+    basemap : {"none", "osm", "amap"}
+        Base tiles; ``none`` draws on a plain background.
+    simplify : float
+        Tolerance in metres for simplifying zone outlines before sending them to the browser.
+    assets : str, optional
+        URL folder holding ``leaflet.js`` and ``leaflet.css`` (the dashboard serves a vendored
+        copy at ``/app/static/leaflet``, so maps work offline); default: folium's CDN.
+
+    Returns
+    -------
+    folium.Map
+    """
+    lz = zones[zones["level"] == level].copy()
+    lz["geometry"] = lz.geometry.simplify(simplify, preserve_topology=True)
+    links = zone_schools(lz)
+    names = schools["name"].to_dict()
+    lz["schools"] = (links.assign(name=links["school_id"].map(names).fillna(links["school_id"]))
+                     .groupby("zone_id")["name"].agg("、".join).reindex(lz.index).fillna("（无）"))
+    lz["zone_id"] = lz.index
+    lz["colour"] = _colours(len(lz))
+    web = to_web(lz[["zone_id", "name", "schools", "colour", "geometry"]], basemap=basemap)
+    minx, miny, maxx, maxy = web.total_bounds
+    tiles = BASEMAPS.get(basemap)
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=10,
+                      tiles=tiles, attr="高德地图" if basemap == "amap" else None,
+                      control_scale=True, prefer_canvas=True)
+    if assets is not None:
+        # only Leaflet itself is needed; folium's jQuery/Bootstrap/awesome-markers are not used
+        fmap.default_js = [("leaflet", f"{assets}/leaflet.js")]
+        fmap.default_css = [("leaflet_css", f"{assets}/leaflet.css")]
+    if tiles is None:
+        fmap.get_root().html.add_child(folium.Element(
+            "<style>.leaflet-container{background:#f4f1ea;}</style>"))
+    if district is not None and len(district):
+        folium.GeoJson(to_web(district[["geometry"]], basemap=basemap), name="区界",
+                       style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
+                       ).add_to(fmap)
+    folium.GeoJson(
+        web, name=f"{_LEVEL_ZH.get(level, level)}片区",
+        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
+                                  "weight": 1, "fillOpacity": 0.45},
+        highlight_function=lambda _: {"weight": 3, "fillOpacity": 0.7},
+        tooltip=folium.GeoJsonTooltip(["zone_id", "name", "schools"],
+                                      aliases=["片区编号", "片区", "对口学校"]),
+    ).add_to(fmap)
+    serving = ("primary", "nine_year") if level == "primary" else ("junior", "nine_year")
+    ls = schools[schools["level"].isin(serving)]
+    sweb = to_web(ls[["name", "level", "ownership", "geometry"]], basemap=basemap)
+    layer = folium.FeatureGroup(name="学校")
+    for sid, row, x, y in zip(ls.index, sweb.itertuples(), sweb.geometry.x, sweb.geometry.y,
+                              strict=True):
+        colour = "#c0392b" if row.ownership == "private" else "#1f3b73"
+        folium.CircleMarker(
+            [y, x], radius=5, color="white", weight=1.5, fill=True, fill_color=colour,
+            fill_opacity=1.0,
+            tooltip=f"{row.name}（{_OWN_ZH.get(row.ownership, row.ownership)}"
+                    f"{_LEVEL_ZH.get(row.level, row.level)}，{sid}）",
+        ).add_to(layer)
+    layer.add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
