@@ -654,7 +654,7 @@ def tilings(draw):
     labels = draw(st.lists(st.integers(0, 4), min_size=n * m, max_size=n * m))
     cells = {(i, j): cell(i, j, size) for j in range(m) for i in range(n)}
     by_zone = {}
-    for (ij, geom), label in zip(cells.items(), labels, strict=True):
+    for geom, label in zip(cells.values(), labels, strict=True):
         by_zone.setdefault(label, []).append(geom)
     ids = [f"Z{k}" for k in by_zone]
     geoms = [shapely.union_all(g) for g in by_zone.values()]
@@ -735,3 +735,44 @@ def test_five_thousand_parcels_and_a_hundred_zones():
     assert sorted(rows(report, "split_parcel")["id"]) == [f"R{p:05d}" for p in range(40)]
     assert sorted(rows(report, "unzoned_parcel")["id"]) == [f"R{p:05d}" for p in range(40, 70)]
     assert all("100 m)" in m for m in rows(report, "unzoned_parcel")["message"])
+
+
+# --------------------------------------------------------------------------------------------
+# Ids, columns, helpers
+# --------------------------------------------------------------------------------------------
+
+
+def test_duplicate_ids_are_reported_not_crashed_on(zones, schools, district):
+    zones = pd.concat([zones, zones.loc[["P00"]]])  # P00 twice: also an overlap with itself
+    schools = pd.concat([schools, schools.loc[["PS11"]]])
+    parcels = make_parcels([("R00", square(*centre(1, 1)))])
+    report = full(zones, schools, parcels, district)
+    dup = rows(report, "duplicate_id")
+    assert set(zip(dup["layer"], dup["id"], strict=True)) == {
+        ("zones", "P00"), ("schools", "PS11"), ("parcels", "R00")}
+    assert "2 rows" in dup.iloc[0]["message"]
+    assert one(report, "overlap")["area"] == pytest.approx(S * S, abs=1)
+
+
+@pytest.mark.parametrize(("layer", "column"), [("zones", "school_ids"), ("zones", "level"),
+                                               ("schools", "ownership")])
+def test_a_missing_column_raises(zones, schools, layer, column):
+    frames = {"zones": zones, "schools": schools}
+    frames[layer] = frames[layer].drop(columns=column)
+    with pytest.raises(ValidationError, match=f"'{layer}' has no column '{column}'"):
+        validate(frames["zones"], schools=frames["schools"])
+
+
+def test_intersection_areas_gives_positions_and_positive_areas(zones):
+    p = zones.geometry[zones["level"] == "primary"]
+    # the first box lies in P00 and P10 and touches P01 and P11 along an edge (zero area)
+    probe = gpd.GeoSeries([shapely.box(X0 + 900, Y0 + 900, X0 + 1100, Y0 + 1000),
+                           shapely.box(X0 - 10, Y0, X0, Y0 + 10)],  # touches P00 only
+                          crs=CRS)
+    out = intersection_areas(probe, p).sort_values("right")
+    assert list(out.columns) == ["left", "right", "area"]
+    assert out["left"].tolist() == [0, 0]
+    assert [p.index[r] for r in out["right"]] == ["P00", "P10"]
+    assert out["area"].tolist() == pytest.approx([100 * 100, 100 * 100])
+    empty = intersection_areas(probe.iloc[1:], p)
+    assert empty.empty and list(empty.columns) == ["left", "right", "area"]

@@ -102,7 +102,8 @@ def _print_validation(path, report, ds) -> None:
     if report.problems.empty:
         typer.echo("通过: 未发现问题。")
         return
-    typer.echo(f"错误 {len(report.errors)} 项, 警告 {len(report.warnings)} 项")
+    verdict = "通过" if report.ok else "未通过"
+    typer.echo(f"{verdict}: 错误 {len(report.errors)} 项, 警告 {len(report.warnings)} 项")
     typer.echo(f"{'级别':<4}\t{'图层':<8}\t{'编号':<22}\t{'问题':<8}\t说明 / 建议")
     for r in report.problems.itertuples():
         sev = "错误" if r.severity == "error" else "警告"

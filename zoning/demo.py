@@ -603,8 +603,17 @@ def _frontage(parcels, streets):
     along = np.where(fam == 0, v, u)
     side = np.where(fam == 0, du, dv) > 0
     slot = np.floor((along + 40_000) / 24.0).astype(int)
-    base = slot - pd.Series(slot).groupby([s, fam, k]).transform("min").to_numpy()
-    number = 2 * base + np.where(side, 1, 2)
+    # along each side of each road, numbers rise with position and never repeat: in order along
+    # the road, slot_i becomes max(slot_i, previous + 1)
+    frame = pd.DataFrame({"s": s, "fam": fam, "k": k, "side": side, "slot": slot, "along": along})
+    frame = frame.sort_values(["s", "fam", "k", "side", "along"], kind="stable")
+    keys = [frame["s"], frame["fam"], frame["k"], frame["side"]]
+    i = frame.groupby(keys).cumcount()
+    rising = (frame["slot"] - i).groupby(keys).cummax() + i
+    start = frame["slot"].groupby([frame["s"], frame["fam"], frame["k"]]).transform("min")
+    base = pd.Series(0, index=frame.index)
+    base[frame.index] = (rising - start).to_numpy()
+    number = 2 * base.sort_index().to_numpy() + np.where(side, 1, 2)
     return s, fam, k, number
 
 
@@ -775,13 +784,16 @@ def _tables(rng, parcels, schools, zones):
     # this year's classes: starting grades within their caps; older cohorts were admitted before
     # the caps were enforced, and a few schools still carry 大班额 and 超大班额 in upper grades
     now = enrolment[enrolment["year"] == YEAR]
-    legacy = set(rng.choice(schools.index, 12, replace=False))
+    big = now[now["grade"].isin([6, 9]) & (now["students"] >= 130)]["school_id"].unique()
+    legacy = set(rng.choice(big, min(12, big.size), replace=False)) if big.size else set()
     for r in now.itertuples():
         first_grade = r.grade in (1, 7)
         cap = 45 if r.grade <= 6 else 50
         if not first_grade and r.school_id in legacy and r.grade in (5, 6, 9):
-            cap = int(rng.choice([58, 62, 68]))
-        n_cls = max(1, int(np.ceil(r.students / cap)))
+            # packed into fewer classes than the cap allows: 大班额 (56-65) or 超大班额 (66+)
+            n_cls = max(1, r.students // int(rng.choice([58, 62, 68])))
+        else:
+            n_cls = max(1, int(np.ceil(r.students / cap)))
         sizes = np.full(n_cls, r.students // n_cls)
         sizes[: r.students % n_cls] += 1
         for c, size in enumerate(sizes, start=1):

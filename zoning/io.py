@@ -219,38 +219,123 @@ def check_columns(df: pd.DataFrame, required: Iterable[str], *, layer: str) -> N
 # reading
 
 
+def _sidecar(path: Path, ext: str) -> Path | None:
+    """The shapefile part with suffix ``ext`` beside ``path`` (``.dbf`` or ``.DBF``), if any."""
+    for candidate in (path.with_suffix(ext), path.with_suffix(ext.upper())):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+#: What a .cpg may say → the encoding name GDAL (iconv) understands.
+_CPG = {"936": "GBK", "CP936": "GBK", "GB2312": "GBK", "GBK": "GBK", "GB18030": "GB18030",
+        "UTF8": "UTF-8", "UTF-8": "UTF-8", "65001": "UTF-8"}
+
+
 def _dbf_encoding(path: Path) -> str | None:
     """Guess a shapefile's attribute encoding: its .cpg if any, else UTF-8 if it decodes, else GBK.
 
     Chinese GIS software (ArcGIS with a Chinese locale, SuperMap, MapGIS) writes GBK without a .cpg;
     GDAL would then assume ISO-8859-1 and turn every name into mojibake.
     """
-    cpg = path.with_suffix(".cpg")
-    if cpg.exists():
+    cpg = _sidecar(path, ".cpg")
+    if cpg is not None:
         text = cpg.read_text(errors="replace").strip().upper()
-        return {"936": "GBK", "CP936": "GBK", "GB2312": "GBK", "GB18030": "GB18030"}.get(text, text)
-    dbf = path.with_suffix(".dbf")
-    if not dbf.exists():
+        if text.isdigit() and text not in _CPG:
+            return f"CP{text}"  # a Windows code page number, as ArcGIS writes it
+        return _CPG.get(text, text) or None
+    dbf = _sidecar(path, ".dbf")
+    if dbf is None:
         return None
-    raw = dbf.read_bytes()
-    if raw[:1] == b"":
-        return None
-    header_len = int.from_bytes(raw[8:10], "little") if len(raw) >= 10 else 0
-    body = raw[header_len:] if header_len else raw[32:]
-    # field names in the header may be Chinese too
-    sample = raw[32:header_len] + body[:2_000_000]
-    if all(b < 0x80 for b in sample):
+    with open(dbf, "rb") as fh:
+        head = fh.read(32)
+        if len(head) < 32:
+            return None
+        header_len = int.from_bytes(head[8:10], "little")
+        descriptors = fh.read(max(header_len - 32, 0))
+        body = fh.read(2_000_000)
+    # Field names may be Chinese too. Only the 11-byte name of each 32-byte field descriptor is
+    # text: the rest holds binary widths (a 200-character field has the byte 0xC8).
+    names = b"".join(descriptors[i:i + 11] for i in range(0, len(descriptors) - 31, 32))
+    sample = names + body
+    if sample.isascii():
         return "UTF-8"
     try:
-        sample.decode("utf-8")
+        # incremental: the 2 MB sample may end inside a multi-byte character
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "UTF-8"
     except UnicodeDecodeError:
         return "GBK"
 
 
+def _check_shapefile(path: Path) -> None:
+    """Refuse a shapefile with a missing or truncated part before GDAL reads it.
+
+    GDAL reads a cut-off .shp without complaint and returns empty geometries for the missing
+    records, so the lengths the headers declare are compared with the files' sizes.
+    """
+    parts = {ext: _sidecar(path, ext) for ext in (".shx", ".dbf")}
+    missing = [ext for ext, part in parts.items() if part is None]
+    if missing:
+        raise ValidationError(
+            f"{path}: the shapefile's {' and '.join(missing)} file(s) are missing beside it; copy "
+            "all its parts (.shp, .shx, .dbf, .prj, .cpg) together"
+        )
+    problems = []
+    records = {}
+    for part in (path, parts[".shx"]):
+        with open(part, "rb") as fh:
+            head = fh.read(100)
+        size = part.stat().st_size
+        if len(head) < 100 or int.from_bytes(head[:4], "big") != 9994:
+            problems.append(f"{part.name} has no shapefile header")
+            continue
+        declared = int.from_bytes(head[24:28], "big") * 2
+        if size < declared:
+            problems.append(f"{part.name} has {size:,} bytes, its header declares {declared:,}")
+        if part is parts[".shx"]:
+            records["shx"] = (declared - 100) // 8
+    dbf = parts[".dbf"]
+    with open(dbf, "rb") as fh:
+        head = fh.read(32)
+    if len(head) < 32:
+        problems.append(f"{dbf.name} has no dBASE header")
+    else:
+        n = int.from_bytes(head[4:8], "little")
+        declared = int.from_bytes(head[8:10], "little") + n * int.from_bytes(head[10:12], "little")
+        size = dbf.stat().st_size
+        if size < declared:
+            problems.append(f"{dbf.name} has {size:,} bytes, its header declares {declared:,}")
+        records["dbf"] = n
+    if not problems and len(records) == 2 and records["shx"] != records["dbf"]:
+        problems.append(
+            f"{parts['.shx'].name} indexes {records['shx']} shapes, {dbf.name} has {records['dbf']} "
+            "records"
+        )
+    if problems:
+        raise ValidationError(
+            f"{path}: the shapefile is incomplete, the file may be truncated ({'; '.join(problems)});"
+            " copy it again, or export it again from the source software with all its parts"
+        )
+
+
+def _parse_crs(crs: str | None, *, layer: str) -> pyproj.CRS | None:
+    """``input_crs`` as a :class:`pyproj.CRS`, or a :class:`CRSError` naming the layer."""
+    if crs is None:
+        return None
+    try:
+        return pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        raise CRSError(
+            f"layer {layer!r}: input_crs={crs!r} is not a CRS ({exc}); give an EPSG code such as "
+            "'EPSG:4326' (longitude/latitude) or 'EPSG:4545'"
+        ) from exc
+
+
 def _geometry_from_table(df: pd.DataFrame, *, layer: str, crs: str | None) -> gpd.GeoDataFrame:
     """Build geometry for a CSV/Excel table from lon/lat, x/y or WKT columns."""
     cols = {str(c).lower(): c for c in df.columns}
+    given = _parse_crs(crs, layer=layer)
     for xs, ys in (("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("经度", "纬度"),
                    ("x", "y")):
         if xs in cols and ys in cols:
@@ -263,57 +348,145 @@ def _geometry_from_table(df: pd.DataFrame, *, layer: str, crs: str | None) -> gp
                     f"layer {layer!r}: {bad.size} row(s) have no usable {xs}/{ys} (file rows {rows}"
                     f"{' …' if bad.size > 10 else ''}); fill them in or remove those rows"
                 )
-            if crs is None and xs not in ("x",):
-                crs = "EPSG:4326"
+            if given is None:
+                if xs == "x":
+                    raise CRSError(
+                        f"layer {layer!r}: x/y columns carry no coordinate reference system (CRS); "
+                        "pass input_crs, e.g. input_crs='EPSG:4545' for CGCS2000 Gauss-Kruger "
+                        "metres, or name the columns lon/lat (经度/纬度) if they are degrees"
+                    )
+                given = pyproj.CRS.from_user_input("EPSG:4326")
             rest = df.drop(columns=[cols[xs], cols[ys]])
-            return gpd.GeoDataFrame(rest, geometry=gpd.points_from_xy(x, y), crs=crs)
+            return gpd.GeoDataFrame(rest, geometry=gpd.points_from_xy(x, y), crs=given)
     for name in ("wkt", "geometry", "geom"):
         if name in cols:
+            text = df[cols[name]]
+            blank = text.isna() | (text.astype(str).str.strip() == "")
+            if blank.any():
+                rows = ", ".join(str(i + 2) for i in np.flatnonzero(blank.to_numpy())[:10])
+                raise ValidationError(
+                    f"layer {layer!r}: {int(blank.sum())} row(s) have an empty {cols[name]!r} "
+                    f"(file rows {rows}); fill them in or remove those rows"
+                )
             try:
-                geoms = shapely.from_wkt(df[cols[name]].astype(str).to_numpy(), on_invalid="raise")
-            except shapely.errors.GEOSException as exc:
+                geoms = shapely.from_wkt(text.astype(str).to_numpy(), on_invalid="raise")
+            except shapely.errors.ShapelyError as exc:
                 raise ValidationError(
                     f"layer {layer!r}: column {cols[name]!r} holds text that is not WKT ({exc}); "
                     "fix the geometry text"
                 ) from exc
-            return gpd.GeoDataFrame(df.drop(columns=[cols[name]]), geometry=geoms, crs=crs)
+            if given is None:
+                raise CRSError(
+                    f"layer {layer!r}: WKT geometry carries no coordinate reference system (CRS); "
+                    "pass input_crs, e.g. input_crs='EPSG:4326' for longitude/latitude or "
+                    "'EPSG:4545' for CGCS2000 Gauss-Kruger metres"
+                )
+            return gpd.GeoDataFrame(df.drop(columns=[cols[name]]), geometry=geoms, crs=given)
     raise ValidationError(
         f"layer {layer!r}: a table needs lon/lat (or x/y, 经度/纬度) columns or a WKT column for its "
         f"geometry; found only {', '.join(map(str, df.columns))}"
     )
 
 
-def _read_any(path: Path, *, layer: str | None, encoding: str | None, crs: str | None,
-              name: str) -> pd.DataFrame:
+def _choose(path: Path, available: list[str], wanted: str | None, kind: str, *,
+            candidates: list[str], what: str) -> str:
+    """Pick the GeoPackage layer or Excel sheet to read, or say which ones there are."""
+    shown = ", ".join(map(repr, available)) or "none"
+    if wanted is not None:
+        if wanted not in available:
+            raise ValidationError(
+                f"{path}: has no {what} {wanted!r} (it has {shown}); pass one of those as layer="
+            )
+        return wanted
+    if kind in available:
+        return kind
+    if len(candidates) == 1:
+        return candidates[0]
+    raise ValidationError(
+        f"{path}: no {what} is called {kind!r} (it has {shown}); pass layer=<name> to say which "
+        f"one holds the {kind}"
+    )
+
+
+# Exceptions that mean "this file cannot be parsed"; anything else is a bug and propagates.
+_READ_ERRORS = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    shapely.errors.ShapelyError,
+    zipfile.BadZipFile,
+    KeyError,
+    ImportError,
+    ValueError,
+    OSError,
+)
+
+
+def _read_any(path: Path, *, layer: str | None, encoding: str | None, kind: str,
+              spatial: bool) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
             try:
                 df = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str)
             except UnicodeDecodeError:
+                if encoding:
+                    raise
                 df = pd.read_csv(path, encoding="gb18030", dtype=str)
             return df
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, sheet_name=layer or 0, dtype=str)
+            with pd.ExcelFile(path) as book:
+                sheets = [str(s) for s in book.sheet_names]
+                # a workbook's first sheet is its data by convention; notes sheets come after
+                sheet = _choose(path, sheets, layer, kind, candidates=sheets[:1], what="sheet")
+                return pd.read_excel(book, sheet_name=sheet, dtype=str)
         kwargs = {}
         if suffix == ".shp":
+            _check_shapefile(path)
             enc = encoding or _dbf_encoding(path)
             if enc:
                 kwargs["encoding"] = enc
         elif encoding:
             kwargs["encoding"] = encoding
-        if suffix == ".gpkg" and layer is None:
-            layer = name if name in {r[0] for r in pyogrio.list_layers(path)} else None
+        if suffix == ".gpkg":
+            listed = pyogrio.list_layers(path)
+            names = [str(r[0]) for r in listed]
+            candidates = [str(r[0]) for r in listed if (r[1] is not None) == spatial]
+            layer = _choose(path, names, layer, kind, candidates=candidates, what="layer")
         return pyogrio.read_dataframe(path, layer=layer, **kwargs)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-            pyogrio.errors.FieldError, pyogrio.errors.GeometryError, ValueError, OSError) as exc:
-        if isinstance(exc, ZoningError):
-            raise
+    except ZoningError:
+        raise
+    except _READ_ERRORS as exc:
         raise ValidationError(
-            f"{path}: cannot be read as a {suffix or 'data'} file ({exc}); the file may be truncated "
-            "or not what its name says. Export it again from the source software (a shapefile needs "
-            "its .shp, .shx and .dbf together)"
+            f"{path}: cannot be read as a {suffix or 'data'} file ({type(exc).__name__}: {exc}); "
+            "the file may be truncated or damaged, or not what its name says. Export it again "
+            "from the source software (a shapefile needs its .shp, .shx and .dbf together)"
         ) from exc
+
+
+def _numeric_columns(df: pd.DataFrame, *, layer: str) -> pd.DataFrame:
+    """Convert the count columns of a text-read table to numbers (integers where whole)."""
+    for col in _NUMERIC:
+        if col not in df.columns or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        text = df[col].astype(object).where(df[col].notna(), None)
+        text = pd.Series([None if v is None else str(v).strip() or None for v in text],
+                         index=df.index, dtype=object)
+        num = pd.to_numeric(text, errors="coerce").astype(float)
+        bad = text.notna().to_numpy() & np.isnan(num.to_numpy())
+        if bad.any():
+            where = np.flatnonzero(bad)
+            shown = ", ".join(f"record {i + 1}: {text.iloc[i]!r}" for i in where[:5])
+            raise ValidationError(
+                f"layer {layer!r}: column {col!r} must hold numbers; {int(bad.sum())} value(s) do "
+                f"not ({shown}{' …' if where.size > 5 else ''}); fix those cells",
+                problems=[{"layer": layer, "column": col, "record": int(i) + 1,
+                           "kind": "not_a_number"} for i in where],
+            )
+        values = num.to_numpy()
+        if np.isfinite(values).all() and (values == np.round(values)).all():
+            values = values.astype("int64")
+        df = df.assign(**{col: values})
+    return df
 
 
 def read_layer(
@@ -335,7 +508,8 @@ def read_layer(
     kind : {"schools", "zones", "parcels", "addresses", "district"}
         What the layer holds; decides the id column and the required columns.
     layer : str, optional
-        Layer (GeoPackage) or sheet (Excel) name; defaults to ``kind`` in a GeoPackage.
+        Layer (GeoPackage) or sheet (Excel) name. Defaults to the layer or sheet called ``kind``;
+        else the only spatial layer of a GeoPackage, or the first sheet of a workbook.
     source : {"gcj02", "bd09"}, optional
         The lon/lat are in a Chinese web-map datum (files cannot say so themselves).
     crs : str
@@ -343,17 +517,20 @@ def read_layer(
     encoding : str, optional
         Attribute encoding; shapefiles without a .cpg are detected (UTF-8, else GBK).
     input_crs : str, optional
-        CRS to assume for a CSV/Excel with x/y columns, which carry none.
+        CRS of a file that carries none: a CSV/Excel with x/y or WKT columns (lon/lat columns
+        default to EPSG:4326), or a shapefile without its .prj. Ignored when the file has a CRS.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Indexed by the layer's id column, in ``crs``.
+        Indexed by the layer's id column, in ``crs``. Count columns (``households``, ``students``,
+        ``births``, ``year``, ``grade``) are numbers whatever the format.
 
     Raises
     ------
     ValidationError
-        Unreadable file, missing columns, duplicate or empty ids.
+        Unreadable or truncated file, missing layer, missing columns, duplicate or empty ids,
+        features without geometry, counts that are not numbers.
     PersonalDataError
         A column holds guardians' occupation or income.
     CRSError
@@ -365,40 +542,60 @@ def read_layer(
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"{path}: no such file; check the path")
-    name = layer or kind
-    df = _read_any(path, layer=layer, encoding=encoding, crs=input_crs, name=kind)
-    df = standardise_columns(df)
-    refuse_personal_fields(df, layer=name)
+    label = f"{layer or kind} ({path.name})"
+    df = _read_any(path, layer=layer, encoding=encoding, kind=kind, spatial=True)
+    df = standardise_columns(df, layer=label)
+    refuse_personal_fields(df, layer=label)
     if not isinstance(df, gpd.GeoDataFrame):
-        df = _geometry_from_table(df, layer=name, crs=input_crs)
-    check_columns(df, (spec["id"], *spec["required"]), layer=name)
-    gdf = _set_id_index(df, spec["id"], layer=name)
+        df = _geometry_from_table(df, layer=label, crs=input_crs)
+    elif df.crs is None and input_crs is not None:
+        df = df.set_crs(_parse_crs(input_crs, layer=label))
+    check_columns(df, (spec["id"], *spec["required"]), layer=label)
+    df = _numeric_columns(df, layer=label)
+    gdf = _set_id_index(df, spec["id"], layer=label)
     missing_geom = gdf.geometry.isna() | gdf.geometry.is_empty
     if missing_geom.any():
         ids = ", ".join(map(str, gdf.index[missing_geom][:10]))
         raise ValidationError(
-            f"layer {name!r}: {int(missing_geom.sum())} feature(s) have no geometry ({ids}); "
+            f"layer {label!r}: {int(missing_geom.sum())} feature(s) have no geometry ({ids}); "
             "draw them or remove them",
         )
-    gdf = to_working_gdf(gdf, layer=name, source=source, crs=crs)
-    return gdf
+    try:
+        return to_working_gdf(gdf, layer=label, source=source, crs=crs)
+    except CRSError as exc:
+        if gdf.crs is not None:
+            raise
+        raise CRSError(
+            f"{exc} Reading a file, pass read_layer(..., input_crs=...) instead"
+            f"{' (a shapefile without its .prj has no CRS)' if path.suffix.lower() == '.shp' else ''}"
+            "."
+        ) from exc
 
 
 def _set_id_index(df: pd.DataFrame, id_col: str, *, layer: str) -> pd.DataFrame:
-    ids = df[id_col].astype("string").str.strip()
+    col = df[id_col]
+    if pd.api.types.is_float_dtype(col):
+        # a numeric id column with a gap comes back as float: 1001.0 → "1001"
+        whole = col.notna() & (col == np.round(col))
+        col = col.astype(object).where(~whole, col.where(whole).astype("Int64").astype(object))
+    ids = col.astype("string").str.strip()
     empty = ids.isna() | (ids == "")
     if empty.any():
-        rows = ", ".join(str(i) for i in np.flatnonzero(empty.to_numpy())[:10])
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(empty.to_numpy())[:10])
         raise ValidationError(
-            f"layer {layer!r}: {int(empty.sum())} row(s) have an empty {id_col} (rows {rows}); "
-            f"give every feature an id"
+            f"layer {layer!r}: {int(empty.sum())} record(s) have an empty {id_col} (record(s) "
+            f"{rows}, counting from 1); give every feature an id",
+            problems=[{"layer": layer, "record": int(i) + 1, "kind": "empty_id"}
+                      for i in np.flatnonzero(empty.to_numpy())],
         )
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
-        shown = ", ".join(sorted(set(dup.astype(str)))[:10])
+        repeated = sorted(set(dup.astype(str)))
+        shown = ", ".join(repeated[:10]) + (" …" if len(repeated) > 10 else "")
         raise ValidationError(
             f"layer {layer!r}: {id_col} must be unique; repeated: {shown}; "
-            "give each feature its own id or merge the duplicates"
+            "give each feature its own id or merge the duplicates",
+            problems=[{"layer": layer, "id": i, "kind": "duplicate_id"} for i in repeated],
         )
     out = df.drop(columns=[id_col])
     out.index = pd.Index(ids.astype(str).to_numpy(), name=id_col)
@@ -408,10 +605,26 @@ def _set_id_index(df: pd.DataFrame, id_col: str, *, layer: str) -> pd.DataFrame:
 def read_table(path: str | os.PathLike, kind: str, *, sheet: str | None = None) -> pd.DataFrame:
     """Read an attribute table (classes, enrolment, births, housing) from CSV, Excel or GeoPackage.
 
+    Parameters
+    ----------
+    path : path-like
+        CSV, Excel or GeoPackage file.
+    kind : {"classes", "enrolment", "births", "housing"}
+        What the table holds; decides the required columns.
+    sheet : str, optional
+        Sheet (Excel) or table (GeoPackage) name; defaults to the one called ``kind``, else the
+        first sheet of a workbook or the only attribute table of a GeoPackage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        With count columns (``students``, ``births``, ``households``, ``year``, ``grade``) as
+        numbers.
+
     Raises
     ------
     ValidationError
-        Unreadable file or missing columns.
+        Unreadable file, missing table or columns, counts that are not numbers.
     PersonalDataError
         A column holds guardians' occupation or income.
     """
@@ -420,13 +633,14 @@ def read_table(path: str | os.PathLike, kind: str, *, sheet: str | None = None) 
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"{path}: no such file; check the path")
-    df = _read_any(path, layer=sheet, encoding=None, crs=None, name=kind)
+    label = f"{sheet or kind} ({path.name})"
+    df = _read_any(path, layer=sheet, encoding=None, kind=kind, spatial=False)
     if isinstance(df, gpd.GeoDataFrame):
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
-    df = standardise_columns(df)
-    refuse_personal_fields(df, layer=kind)
-    check_columns(df, TABLES[kind], layer=kind)
-    return df
+    df = standardise_columns(df, layer=label)
+    refuse_personal_fields(df, layer=label)
+    check_columns(df, TABLES[kind], layer=label)
+    return _numeric_columns(df, layer=label)
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +652,8 @@ class atomic_path:  # noqa: N801 - used like a function: ``with atomic_path(p) a
 
     If the block raises, the temporary file is removed and ``path`` is left exactly as it was.
     With ``copy=True`` the temporary file starts as a copy of ``path`` (for updates in place).
+    The replaced file keeps the permissions of the original (a new one gets the usual ones for
+    the user's umask, not the owner-only mode of a temporary file).
     """
 
     def __init__(self, path: str | os.PathLike, *, copy: bool = False):
@@ -451,24 +667,52 @@ class atomic_path:  # noqa: N801 - used like a function: ``with atomic_path(p) a
         )
         os.close(fd)
         self.tmp = Path(tmp)
-        if self.copy and self.path.exists():
-            self.tmp.write_bytes(self.path.read_bytes())
-        else:
-            self.tmp.unlink()
+        try:
+            if self.copy and self.path.exists():
+                shutil.copyfile(self.path, self.tmp)  # streamed: a city-wide store is large
+            else:
+                self.tmp.unlink()
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
-            with open(self.tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(self.tmp, self.path)
+            try:
+                with open(self.tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.chmod(self.tmp, _mode_for(self.path))
+                os.replace(self.tmp, self.path)
+            except BaseException:
+                self._clean()
+                raise
         else:
-            for extra in (self.tmp, *self.tmp.parent.glob(self.tmp.name + "-*")):
-                extra.unlink(missing_ok=True)
+            self._clean()
         return False
+
+    def _clean(self) -> None:
+        # SQLite leaves -journal/-wal/-shm files beside a GeoPackage it was writing
+        pattern = glob.escape(str(self.tmp)) + "-*"
+        for extra in (self.tmp, *map(Path, glob.glob(pattern))):
+            extra.unlink(missing_ok=True)
+
+
+def _mode_for(path: Path) -> int:
+    """Permission bits for a file replacing ``path``: its own, or 0o666 less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 _DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
+
+# Parts of a shapefile beside the .shp; any not written anew is removed with the old version
+# (a stale .prj or spatial index would describe the old data).
+_SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".qpj")
 
 
 def write_layer(
@@ -480,9 +724,10 @@ def write_layer(
 ) -> None:
     """Write one layer (or attribute table) atomically.
 
-    A GeoJSON or Shapefile is written to a temporary file and moved into place. For a GeoPackage
-    the whole file is copied, the layer replaced in the copy, and the copy moved into place, so a
-    failure half-way leaves the original file as it was. Shapefiles get a ``.cpg`` beside them.
+    A GeoJSON is written to a temporary file and moved into place. For a GeoPackage the whole
+    file is copied, the layer replaced in the copy, and the copy moved into place, so a failure
+    half-way leaves the original file as it was. A Shapefile is written complete in a temporary
+    folder beside ``path`` and its parts moved into place (the .shp last); it gets a ``.cpg``.
 
     Parameters
     ----------
@@ -494,6 +739,11 @@ def write_layer(
         Layer name in a GeoPackage.
     encoding : str, optional
         Attribute encoding for a Shapefile (``"GBK"`` for Chinese GIS software; default UTF-8).
+
+    Raises
+    ------
+    ValidationError
+        For a suffix with no driver.
     """
     path = Path(path)
     driver = _DRIVERS.get(path.suffix.lower())
@@ -503,13 +753,23 @@ def write_layer(
         )
     frame = gdf.reset_index() if gdf.index.name else gdf
     if driver == "ESRI Shapefile":
-        enc = encoding or "UTF-8"
-        with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as td:
+        enc = (encoding or "UTF-8").upper()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{path.stem}.", dir=path.parent) as td:
             tmp = Path(td) / path.name
             pyogrio.write_dataframe(frame, tmp, driver=driver, encoding=enc)
             tmp.with_suffix(".cpg").write_text(enc)
-            for part in Path(td).iterdir():
-                os.replace(part, path.with_suffix(part.suffix))
+            mode = _mode_for(path)
+            written = {p.suffix.lower(): p for p in Path(td).iterdir()}
+            for suffix in _SHAPEFILE_PARTS:
+                if suffix in written:
+                    os.chmod(written[suffix], mode)
+                    os.replace(written[suffix], path.with_suffix(suffix))
+                else:
+                    for old in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+                        old.unlink(missing_ok=True)
+            os.chmod(written[".shp"], mode)
+            os.replace(written[".shp"], path)
         return
     with atomic_path(path, copy=driver == "GPKG") as tmp:
         kwargs = {"layer": layer} if driver == "GPKG" else {}

@@ -18,6 +18,7 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import geopandas as gpd
 import pandas as pd
@@ -103,9 +104,20 @@ class Dataset:
         return self.zones.crs
 
     def layer(self, name: str):
-        """Return a layer or table by name."""
+        """Return a layer or table by name.
+
+        Raises
+        ------
+        ValidationError
+            For a name that is neither a layer nor a table of this dataset.
+        """
         if name in LAYERS:
             return getattr(self, name)
+        if name not in self.tables:
+            raise ValidationError(
+                f"dataset has no layer or table {name!r}; it has "
+                f"{', '.join([*(n for n in LAYERS if getattr(self, n) is not None), *self.tables])}"
+            )
         return self.tables[name]
 
     def with_layers(self, **layers) -> Dataset:
@@ -150,7 +162,34 @@ class GeoPackageStore:
     def layers(self) -> list[str]:
         """Names of the layers and tables in the file."""
         self._require()
-        return [str(r[0]) for r in pyogrio.list_layers(self.path)]
+        try:
+            return [str(r[0]) for r in pyogrio.list_layers(self.path)]
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise self._damaged(exc) from exc
+
+    def _damaged(self, exc: Exception) -> ValidationError:
+        return ValidationError(
+            f"{self.path}: is not a readable GeoPackage ({exc}); the file may be truncated or "
+            "damaged. Restore it from a backup, or rebuild it with `zoning demo` or by importing "
+            "the layers again"
+        )
+
+    def _connect(self, path: Path | None = None) -> sqlite3.Connection:
+        """An SQLite connection to the store, refusing files that are not SQLite databases."""
+        con = sqlite3.connect(path or self.path)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            raise self._damaged(exc) from exc
+        return con
+
+    @staticmethod
+    def _has_table(con: sqlite3.Connection, name: str) -> bool:
+        row = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     def _require(self) -> None:
         if not self.path.exists():
@@ -167,9 +206,15 @@ class GeoPackageStore:
         if name in TABLES:
             return read_table(self.path, name, sheet=name)
         if name in _OWN_TABLES:
-            with closing(sqlite3.connect(self.path)) as con:
-                self._ensure_own_tables(con)
-                return pd.read_sql_query(f"SELECT * FROM {name}", con)  # noqa: S608 - fixed names
+            # reading never writes: a store without the table yet reads as an empty table
+            with closing(self._connect()) as con:
+                present = self._has_table(con, name)
+                if present:
+                    # rowid order is insertion order: the audit log oldest first
+                    return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", con)
+            with closing(sqlite3.connect(":memory:")) as con:
+                con.execute(_OWN_TABLES[name])
+                return pd.read_sql_query(f"SELECT * FROM {name}", con)
         raise ValidationError(
             f"{self.path}: unknown layer {name!r}; known: "
             f"{', '.join([*LAYERS, *TABLES, *_OWN_TABLES])}"
@@ -206,8 +251,19 @@ class GeoPackageStore:
         frames.update(dataset.tables)
         self._write(frames, actor=actor, action="save", target="dataset", detail=note)
 
-    def import_layer(self, kind: str, source: str | os.PathLike, *, actor: str, **read_kwargs):
+    def import_layer(self, kind: str, path: str | os.PathLike, *, actor: str, **read_kwargs):
         """Read a file as layer ``kind`` (checked and converted) and store it, atomically.
+
+        Parameters
+        ----------
+        kind : str
+            A layer (``schools``, ``zones`` …) or table (``births`` …) name.
+        path : path-like
+            The file to import.
+        actor : str
+            Who imports; written to the audit log.
+        **read_kwargs
+            Passed to :func:`zoning.io.read_layer` (``source="gcj02"``, ``encoding="GBK"`` …).
 
         Returns
         -------
@@ -215,19 +271,29 @@ class GeoPackageStore:
             What was stored.
         """
         if kind in LAYERS:
-            frame = read_layer(source, kind, **read_kwargs)
+            frame = read_layer(path, kind, **read_kwargs)
         elif kind in TABLES:
-            frame = read_table(source, kind, **read_kwargs)
+            frame = read_table(path, kind, **read_kwargs)
         else:
             raise ValidationError(f"kind {kind!r}: use one of {', '.join([*LAYERS, *TABLES])}")
         self._write({kind: frame}, actor=actor, action="import", target=kind,
-                    detail=f"{len(frame)} rows from {Path(source).name}")
+                    detail=f"{len(frame)} rows from {Path(path).name}")
         return frame
 
     def _write(self, frames: dict, *, actor: str | None, action: str, target: str,
                detail: str) -> None:
         for name, frame in frames.items():
             refuse_personal_fields(frame, layer=name)
+            id_col = LAYERS.get(name, {}).get("id")
+            if id_col and frame.index.name != id_col and id_col not in frame.columns:
+                raise ValidationError(
+                    f"layer {name!r}: no {id_col} (index is {frame.index.name!r}, columns "
+                    f"{', '.join(map(str, frame.columns))}); index the frame by {id_col} "
+                    f"(frame.set_index({id_col!r}) or frame.rename_axis({id_col!r})) before saving"
+                )
+        if self.path.exists():
+            with closing(self._connect()):
+                pass  # refuse to build on a damaged file
         with atomic_path(self.path, copy=True) as tmp:
             for name, frame in frames.items():
                 out = frame.reset_index() if frame.index.name else frame
@@ -235,7 +301,7 @@ class GeoPackageStore:
                 if isinstance(out, gpd.GeoDataFrame):
                     kwargs["geometry_type"] = _geometry_type(out)
                 pyogrio.write_dataframe(out, tmp, **kwargs)
-            with closing(sqlite3.connect(tmp)) as con, con:
+            with closing(self._connect(tmp)) as con, con:
                 self._ensure_own_tables(con)
                 if actor is not None:
                     self._append_audit(con, actor, action, target, detail)
@@ -259,22 +325,23 @@ class GeoPackageStore:
     def audit(self, actor: str, action: str, target: str, detail: str | dict = "") -> None:
         """Append one entry to the audit log (who did what to which zone or plan, and when)."""
         self._require()
-        with closing(sqlite3.connect(self.path)) as con, con:
+        with closing(self._connect()) as con, con:
             self._ensure_own_tables(con)
             self._append_audit(con, actor, action, target, detail)
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a small key/value fact about the store (schema version, how it was built)."""
         self._require()
-        with closing(sqlite3.connect(self.path)) as con, con:
+        with closing(self._connect()) as con, con:
             self._ensure_own_tables(con)
             con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def get_meta(self, key: str) -> str | None:
         """A value stored with :meth:`set_meta`, or None."""
         self._require()
-        with closing(sqlite3.connect(self.path)) as con:
-            self._ensure_own_tables(con)
+        with closing(self._connect()) as con:
+            if not self._has_table(con, "meta"):
+                return None
             row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
@@ -301,9 +368,16 @@ def open_store(url: str | os.PathLike) -> GeoPackageStore:
         For a URL scheme that is not supported yet.
     """
     text = str(url)
-    if text.startswith(("postgresql://", "postgres://")):
+    if "://" in text:
+        parts = urlsplit(text)
+        # never echo credentials: user, password and query (?password=...) are left out
+        shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+        if parts.scheme in ("postgresql", "postgres"):
+            raise ValidationError(
+                f"{shown}: the PostGIS back end is not available in this version; "
+                "use a .gpkg file"
+            )
         raise ValidationError(
-            f"{text.split('@')[-1]}: the PostGIS back end is not available in this version; "
-            "use a .gpkg file"
+            f"{shown}: unknown store URL scheme {parts.scheme!r}; use a path to a .gpkg file"
         )
     return GeoPackageStore(text)

@@ -3,7 +3,10 @@
 Checks (each problem is one row of the report, with layer, id, kind, severity, area, location,
 message and fix):
 
-- ``invalid_geometry`` — a zone or parcel whose geometry is not valid (self-intersection …).
+- ``invalid_geometry`` — a zone or parcel whose geometry is not valid (self-intersection …);
+  ``empty_geometry`` — one with no geometry at all; ``not_polygon`` — a zone that is not an area.
+  Invalid geometries are repaired (``shapely.make_valid``) for the checks below, so one broken
+  zone does not hide the other problems.
 - ``bad_level`` / ``unknown_school`` / ``no_school`` / ``level_mismatch`` — a zone's attributes.
 - ``overlap`` — two zones of the same level share area. Overlaps up to ``settings.sliver_area`` m²
   are digitising noise and reported as warnings (``sliver_overlap``).
@@ -11,9 +14,11 @@ message and fix):
 - ``unzoned_parcel`` — a parcel that touches no zone of a level; ``split_parcel`` — a parcel whose
   largest overlap with one zone is below ``settings.split_share`` of its area.
 - ``school_outside_zone`` (warning) — a school point outside every zone that names it.
-- ``duplicate_school`` — a zone names the same school twice.
+- ``duplicate_school`` — a zone names the same school twice; ``duplicate_id`` — two rows of a
+  layer share an id.
 
-All area computations happen in the working (metre) CRS. Pairwise tests go through a
+All area computations happen in the working (metre) CRS, ``settings.working_crs``: layers in
+another CRS are reprojected first. Pairwise tests go through a
 ``shapely.STRtree`` so a district of tens of thousands of parcels is checked in seconds.
 """
 
@@ -51,19 +56,37 @@ def school_level_serves(level: str) -> tuple[str, ...]:
 def zone_schools(zones: pd.DataFrame) -> pd.DataFrame:
     """One row per (zone, school): ``school_ids`` may list several schools (多校划片).
 
-    ``school_ids`` separates ids with ``;`` (``,``, ``、`` and ``，`` are accepted too).
+    ``school_ids`` separates ids with ``;`` (``；``, ``,``, ``，`` and ``、`` are accepted too).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``zone_id``, ``school_id``, ``level``, in zone order.
+        Columns ``zone_id`` (the values of ``zones.index``, of whatever type), ``school_id``,
+        ``level``, in zone order.
+
+    Examples
+    --------
+    >>> z = pd.DataFrame({"level": ["primary"], "school_ids": ["S1、S2"]},
+    ...                  index=pd.Index(["Z1"], name="zone_id"))
+    >>> zone_schools(z)
+      zone_id school_id    level
+    0      Z1        S1  primary
+    1      Z1        S2  primary
     """
-    ids = zones["school_ids"].fillna("").astype(str).str.replace(r"[,、，]", ";", regex=True)
-    long = ids.str.split(";").explode().str.strip()
+    return _links(zones).drop(columns="pos")
+
+
+def _links(zones: pd.DataFrame) -> pd.DataFrame:
+    """:func:`zone_schools` plus ``pos``, the zone's row position (ids may repeat or be any type)."""
+    ids = zones["school_ids"].astype(object).where(zones["school_ids"].notna(), "").astype(str)
+    ids = pd.Series(ids.to_numpy(), index=np.arange(len(zones)))
+    long = ids.str.replace(r"[；,，、]", ";", regex=True).str.split(";").explode().str.strip()
     long = long[long.notna() & (long != "")]
-    out = pd.DataFrame({"zone_id": long.index.astype(str), "school_id": long.to_numpy()})
-    out["level"] = zones.loc[out["zone_id"], "level"].to_numpy()
-    return out.reset_index(drop=True)
+    pos = long.index.to_numpy().astype(np.intp)
+    return pd.DataFrame({
+        "zone_id": zones.index[pos], "school_id": long.to_numpy().astype(object),
+        "level": zones["level"].to_numpy()[pos], "pos": pos,
+    })
 
 
 def intersection_areas(left: gpd.GeoSeries, right: gpd.GeoSeries) -> pd.DataFrame:
@@ -120,12 +143,15 @@ class ValidationReport:
             shown = "\n  ".join(lines[:20]) + (f"\n  … and {len(lines) - 20} more"
                                                 if len(lines) > 20 else "")
             raise ValidationError(f"{len(lines)} validation error(s):\n  {shown}",
-                                  problems=self.errors.to_dict("records"))
+                                  problems=_records(self.errors))
 
     def to_records(self) -> list[dict]:
-        """JSON-ready list of problems."""
-        df = self.problems.astype(object).where(self.problems.notna(), None)
-        return df.to_dict("records")
+        """JSON-ready list of problems (missing values are None, never NaN)."""
+        return _records(self.problems)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return df.astype(object).where(df.notna(), None).to_dict("records")
 
 
 class _Collector:
@@ -134,9 +160,8 @@ class _Collector:
 
     def add(self, layer, id_, kind, severity, message, fix, *, level=None, area=None, where=None):
         x = y = None
-        if where is not None and not shapely.is_empty(where):
-            p = shapely.point_on_surface(where) if shapely.area(where) > 0 else where
-            p = shapely.get_point(p, 0) if p.geom_type == "MultiPoint" else p
+        p = _location(where)
+        if p is not None:
             x, y = round(float(p.x), 2), round(float(p.y), 2)
         self.rows.append({
             "layer": layer, "id": str(id_), "kind": kind, "severity": severity, "level": level,
@@ -146,6 +171,17 @@ class _Collector:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=_COLUMNS)
+
+
+def _location(geom) -> shapely.Point | None:
+    """A point on ``geom`` for the report, or None when it has none."""
+    if geom is None or shapely.is_empty(geom):
+        return None
+    # a bow-tie has zero area and no interior point of its own: locate it by its repaired form
+    if not shapely.is_valid(geom):
+        geom = shapely.make_valid(geom)
+    p = shapely.point_on_surface(geom)
+    return None if shapely.is_empty(p) else p
 
 
 def validate(
@@ -161,16 +197,30 @@ def validate(
     Parameters
     ----------
     zones : geopandas.GeoDataFrame
-        Indexed by ``zone_id``, with ``level`` and ``school_ids``, in the working CRS.
+        Indexed by ``zone_id``, with ``level`` and ``school_ids``.
     schools, parcels, district : geopandas.GeoDataFrame, optional
-        When given, the checks that need them run.
+        When given, the checks that need them run. Schools need ``level`` and ``ownership``;
+        the district may also be a GeoSeries or a single shapely geometry (its parts are
+        dissolved).
     settings : Settings
-        Sliver area and split share.
+        Working CRS, sliver area and split share.
 
     Returns
     -------
     ValidationReport
-        Every problem found; ``report.ok`` is False when any is an error.
+        Every problem found; ``report.ok`` is False when any is an error. Locations are in
+        ``settings.working_crs``.
+
+    Raises
+    ------
+    ValidationError
+        A layer lacks a column the checks need (nothing can be checked without it).
+
+    Notes
+    -----
+    Layers in another CRS are reprojected to ``settings.working_crs`` before any area or distance
+    is taken; a layer without a CRS is taken to be in the zones' CRS, and zones without one in
+    the working CRS.
 
     Examples
     --------
@@ -181,10 +231,26 @@ def validate(
     >>> validate(z).problems["kind"].tolist()
     ['overlap']
     """
+    _require(zones, ("level", "school_ids"), "zones")
+    if schools is not None:
+        _require(schools, ("level", "ownership"), "schools")
+    if isinstance(district, shapely.Geometry):
+        district = gpd.GeoSeries([district])
+    base = zones.crs if zones.crs is not None else settings.working_crs
+    zones, schools, parcels, district = (
+        None if layer is None else _to_working(layer, base, settings)
+        for layer in (zones, schools, parcels, district))
+
     out = _Collector()
     layers = [("zones", zones)] + ([("parcels", parcels)] if parcels is not None else [])
+    if schools is not None:
+        layers.append(("schools", schools))
     for name, layer in layers:
+        _check_ids(out, name, layer)
+    for name, layer in layers[:2]:
         _check_geometries(out, name, layer)
+    if schools is not None:
+        schools = schools[~schools.index.duplicated()]
     _check_zone_attributes(out, zones, schools)
     zgeom = _usable(zones.geometry)
     for level in LEVELS:
@@ -202,6 +268,31 @@ def validate(
     return ValidationReport(out.frame())
 
 
+def _require(gdf, columns, layer: str) -> None:
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise ValidationError(
+            f"layer {layer!r} has no column {', '.join(map(repr, missing))} (found: "
+            f"{', '.join(map(str, gdf.columns))}); add it, or read the layer with "
+            "zoning.io.read_layer, which maps Chinese column names")
+
+
+def _to_working(gdf, base, settings: Settings):
+    """``gdf`` in the working CRS; a layer without a CRS is taken to be in ``base``."""
+    if gdf.crs is None:
+        gdf = gdf.set_crs(base)
+    if gdf.crs != settings.working_crs:
+        gdf = gdf.to_crs(settings.working_crs)
+    return gdf
+
+
+def _check_ids(out: _Collector, layer: str, gdf) -> None:
+    for id_ in gdf.index[gdf.index.duplicated()].unique():
+        out.add(layer, id_, "duplicate_id", "error",
+                f"id is used by {int((gdf.index == id_).sum())} rows",
+                "give every row its own id")
+
+
 def _usable(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     """Repair invalid geometries for the pairwise checks (they are reported separately)."""
     bad = ~geoms.is_valid.to_numpy()
@@ -214,7 +305,11 @@ def _usable(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
 
 def _check_geometries(out: _Collector, layer: str, gdf: gpd.GeoDataFrame) -> None:
     geoms = gdf.geometry.values
-    valid = shapely.is_valid(geoms)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    for pos in np.flatnonzero(missing):
+        out.add(layer, gdf.index[pos], "empty_geometry", "error", "has no geometry",
+                "draw it, or remove the row")
+    valid = shapely.is_valid(geoms) | missing
     for pos in np.flatnonzero(~valid):
         reason = shapely.is_valid_reason(geoms[pos])
         out.add(layer, gdf.index[pos], "invalid_geometry", "error",
@@ -223,7 +318,7 @@ def _check_geometries(out: _Collector, layer: str, gdf: gpd.GeoDataFrame) -> Non
                 "shapely.make_valid / QGIS 'Fix geometries'",
                 where=geoms[pos])
     if layer == "zones":
-        nonpoly = ~np.isin(shapely.get_type_id(geoms), (3, 6))
+        nonpoly = ~missing & ~np.isin(shapely.get_type_id(geoms), (3, 6))
         for pos in np.flatnonzero(nonpoly):
             out.add(layer, gdf.index[pos], "not_polygon", "error",
                     f"geometry is a {geoms[pos].geom_type}, a zone must be an area",
@@ -231,20 +326,22 @@ def _check_geometries(out: _Collector, layer: str, gdf: gpd.GeoDataFrame) -> Non
 
 
 def _check_zone_attributes(out: _Collector, zones, schools) -> None:
-    levels = zones["level"].astype(str)
-    for zid in zones.index[~levels.isin(LEVELS)]:
-        out.add("zones", zid, "bad_level", "error",
-                f"level is {zones.at[zid, 'level']!r}, expected one of {', '.join(LEVELS)}",
+    level = zones["level"].to_numpy()
+    good_level = zones["level"].isin(LEVELS).to_numpy()
+    for pos in np.flatnonzero(~good_level):
+        out.add("zones", zones.index[pos], "bad_level", "error",
+                f"level is {level[pos]!r}, expected one of {', '.join(LEVELS)}",
                 "set level to primary (小学) or junior (初中)")
-    links = zone_schools(zones)
-    for zid in zones.index.difference(links["zone_id"]):
-        out.add("zones", zid, "no_school", "error", "zone names no school",
+    links = _links(zones)
+    for pos in np.setdiff1d(np.arange(len(zones)), links["pos"]):
+        out.add("zones", zones.index[pos], "no_school", "error", "zone names no school",
                 "fill school_ids with the 对口 school(s); separate several with ';'",
-                level=zones.at[zid, "level"])
-    for (zid, sid), n in links.groupby(["zone_id", "school_id"]).size().items():
+                level=_level(level[pos]))
+    for (pos, sid), n in links.groupby(["pos", "school_id"]).size().items():
         if n > 1:
-            out.add("zones", zid, "duplicate_school", "error", f"names school {sid} {n} times",
-                    "list each school once in school_ids")
+            out.add("zones", zones.index[pos], "duplicate_school", "error",
+                    f"names school {sid} {n} times", "list each school once in school_ids",
+                    level=_level(level[pos]))
     if schools is None:
         return
     known = links["school_id"].isin(schools.index)
@@ -256,7 +353,7 @@ def _check_zone_attributes(out: _Collector, zones, schools) -> None:
     slevel = schools.loc[ok["school_id"], "level"].to_numpy()
     own = schools.loc[ok["school_id"], "ownership"].to_numpy()
     for r, sl, ow in zip(ok.itertuples(), slevel, own, strict=True):
-        if r.level not in school_level_serves(sl):
+        if good_level[r.pos] and r.level not in school_level_serves(sl):
             out.add("zones", r.zone_id, "level_mismatch", "error",
                     f"is a {r.level} zone but school {r.school_id} is a {sl} school",
                     "attach the zone to a school of its level", level=r.level)
@@ -265,6 +362,10 @@ def _check_zone_attributes(out: _Collector, zones, schools) -> None:
                     f"names school {r.school_id}, which is {ow}: only public schools have "
                     "service zones (seeds 000 三(一)、三(二))",
                     "remove the private school; its 招生范围 is set by the district", level=r.level)
+
+
+def _level(value) -> str | None:
+    return None if pd.isna(value) else str(value)
 
 
 def _check_overlaps(out: _Collector, lz: gpd.GeoSeries, level: str, settings: Settings) -> None:
@@ -282,13 +383,13 @@ def _check_overlaps(out: _Collector, lz: gpd.GeoSeries, level: str, settings: Se
 
 
 def _check_gaps(out, lz, district, level, settings) -> None:
-    boundary = shapely.union_all(_usable(district.geometry).values)
+    boundary = shapely.union_all(_usable(gpd.GeoSeries(district.geometry)).values)
     covered = shapely.union_all(lz.values, grid_size=None)
     gaps = shapely.difference(boundary, covered)
-    for i, part in enumerate(shapely.get_parts(gaps)):
+    parts = shapely.get_parts(gaps)
+    parts = parts[shapely.area(parts) > 0]
+    for i, part in enumerate(parts):
         area = shapely.area(part)
-        if area <= 0:
-            continue
         sliver = area <= settings.sliver_area
         out.add("zones", f"gap-{level}-{i + 1}", "sliver_gap" if sliver else "gap",
                 "warning" if sliver else "error",
@@ -308,14 +409,23 @@ def _check_parcels(out, lz, parcels, level, settings) -> None:
         parea[best["left"].to_numpy()], 1e-12)
     zone_of = np.full(len(parcels), -1)
     zone_of[best["left"].to_numpy()] = best["right"].to_numpy()
-    unzoned = np.flatnonzero(zone_of < 0)
+    # a parcel without a geometry is reported once, as empty_geometry
+    present = ~(shapely.is_missing(pgeom.values) | shapely.is_empty(pgeom.values))
+    unzoned = np.flatnonzero((zone_of < 0) & present)
     if unzoned.size:
-        tree = shapely.STRtree(lz.values)
-        near, dist = tree.query_nearest(pgeom.values[unzoned], return_distance=True, all_matches=False)
+        # query_nearest answers (input, tree) index pairs and leaves out inputs it cannot
+        # measure (empty repaired geometries): map the answers back by input index
+        (qi, ti), d = shapely.STRtree(lz.values).query_nearest(
+            pgeom.values[unzoned], return_distance=True, all_matches=False)
+        near = np.full(unzoned.size, -1)
+        near[qi] = ti
+        dist = np.full(unzoned.size, np.nan)
+        dist[qi] = d
         for k, pos in enumerate(unzoned):
-            zid = lz.index[near[1][k]] if near.shape[1] else None
+            nearest = (f"nearest: {lz.index[near[k]]}, {dist[k]:,.0f} m" if near[k] >= 0
+                       else f"no {level} zone has a geometry")
             out.add("parcels", parcels.index[pos], "unzoned_parcel", "error",
-                    f"not inside any {level} zone (nearest: {zid}, {dist[k]:,.0f} m)",
+                    f"not inside any {level} zone ({nearest})",
                     "extend the zone layer over the parcel", level=level,
                     where=pgeom.values[pos])
     split = np.flatnonzero((zone_of >= 0) & (share < settings.split_share))
@@ -332,18 +442,18 @@ def _check_parcels(out, lz, parcels, level, settings) -> None:
 
 
 def _check_school_locations(out, zones, schools) -> None:
-    links = zone_schools(zones)
+    links = _links(zones)
     links = links[links["school_id"].isin(schools.index)]
     if links.empty:
         return
     pts = schools.geometry.loc[links["school_id"]].values
-    polys = _usable(zones.geometry).loc[links["zone_id"]].values
+    polys = _usable(zones.geometry).values[links["pos"].to_numpy()]
     inside = pd.Series(shapely.covers(polys, pts), index=links.index)
     any_inside = inside.groupby([links["school_id"], links["level"]]).any()
     for (sid, level), ok in any_inside.items():
         if not ok:
             zids = links.loc[(links["school_id"] == sid) & (links["level"] == level), "zone_id"]
             out.add("schools", sid, "school_outside_zone", "warning",
-                    f"lies outside its own {level} zone(s) {', '.join(zids)}",
+                    f"lies outside its own {level} zone(s) {', '.join(map(str, zids))}",
                     "check the school's location, or accept it (some schools sit just outside "
                     "the area they serve)", level=level, where=schools.geometry.loc[sid])

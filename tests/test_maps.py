@@ -1,0 +1,49 @@
+"""Folium maps: zones, schools and the outline, with or without a base map."""
+
+from __future__ import annotations
+
+import json
+
+from zoning.maps import zones_map
+
+
+def test_map_has_every_zone_and_school(small_demo):
+    ds = small_demo
+    fmap = zones_map(ds.zones, ds.schools, level="primary", district=ds.district)
+    html = fmap.get_root().render()
+    primary = ds.zones.index[ds.zones["level"] == "primary"]
+    for zid in primary[:10]:
+        assert zid in html
+    names = [getattr(c, "layer_name", "") for c in fmap._children.values()]
+    assert "小学片区" in names and "区界" in names and "学校" in names
+    markers = [c for c in fmap._children.values() if getattr(c, "layer_name", "") == "学校"][0]
+    serving = ds.schools["level"].isin(["primary", "nine_year"]).sum()
+    circles = [c for c in markers._children.values() if type(c).__name__ == "CircleMarker"]
+    assert len(circles) == serving
+
+
+def test_offline_assets_replace_the_cdn(small_demo):
+    ds = small_demo
+    fmap = zones_map(ds.zones, ds.schools, level="junior", assets="/app/static/leaflet")
+    html = fmap.get_root().render()
+    assert "/app/static/leaflet/leaflet.js" in html
+    assert "cdn.jsdelivr.net/npm/leaflet" not in html
+
+
+def test_amap_basemap_shifts_overlays_to_gcj02(small_demo):
+    ds = small_demo
+    plain = zones_map(ds.zones, ds.schools, basemap="none")
+    amap = zones_map(ds.zones, ds.schools, basemap="amap")
+
+    def first_coord(fmap):
+        for child in fmap._children.values():
+            if type(child).__name__ == "GeoJson" and "zone_id" in json.dumps(child.data)[:5000]:
+                geom = child.data["features"][0]["geometry"]
+                ring = geom["coordinates"][0] if geom["type"] == "Polygon" else \
+                    geom["coordinates"][0][0]
+                return ring[0]
+        raise AssertionError("no zone layer")
+
+    (lon0, lat0), (lon1, lat1) = first_coord(plain), first_coord(amap)
+    # GCJ-02 sits a few hundred metres from WGS-84 in Chongqing
+    assert 0.001 < abs(lon1 - lon0) + abs(lat1 - lat0) < 0.01
