@@ -105,7 +105,7 @@ _FORBIDDEN_ZH = ("职业", "职务", "工作单位", "单位名称", "收入", "
 
 # Count columns: a CSV or Excel file is read as text (ids keep their leading zeros), so these are
 # converted to numbers, as a GeoPackage or shapefile already gives them.
-_NUMERIC = ("households", "students", "births", "year", "grade")
+_NUMERIC = ("households", "students", "births", "year", "grade", "class_no")
 
 
 def _words(column: str) -> str:
@@ -524,7 +524,7 @@ def read_layer(
     -------
     geopandas.GeoDataFrame
         Indexed by the layer's id column, in ``crs``. Count columns (``households``, ``students``,
-        ``births``, ``year``, ``grade``) are numbers whatever the format.
+        ``births``, ``year``, ``grade``, ``class_no``) are numbers whatever the format.
 
     Raises
     ------
@@ -618,8 +618,8 @@ def read_table(path: str | os.PathLike, kind: str, *, sheet: str | None = None) 
     Returns
     -------
     pandas.DataFrame
-        With count columns (``students``, ``births``, ``households``, ``year``, ``grade``) as
-        numbers.
+        With count columns (``students``, ``births``, ``households``, ``year``, ``grade``,
+        ``class_no``) as numbers.
 
     Raises
     ------

@@ -1,0 +1,387 @@
+"""Tests for zoning.store: the GeoPackage store, its audit log, and failed writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import sqlite3
+import stat
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point, box
+
+from zoning.errors import PersonalDataError, ValidationError
+from zoning.store import Dataset, GeoPackageStore, open_store
+
+X0, Y0 = 400_000.0, 3_290_000.0  # 渝北区, EPSG:4545
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def make_dataset() -> Dataset:
+    """Two primary zones of 1 km², four parcels, three schools, three addresses."""
+    crs = "EPSG:4545"
+    schools = gpd.GeoDataFrame(
+        {"name": ["渝北区龙溪小学", "两路小学", "空港中学"], "level": ["primary", "primary", "junior"],
+         "ownership": ["public", "public", "public"]},
+        geometry=[Point(X0 + 500, Y0 + 500), Point(X0 + 1500, Y0 + 500), Point(X0 + 1000, Y0 + 900)],
+        index=pd.Index(["S1", "S2", "S3"], name="school_id"), crs=crs,
+    )
+    zones = gpd.GeoDataFrame(
+        {"level": ["primary", "primary"], "school_ids": ["S1", "S2"]},
+        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)],
+        index=pd.Index(["Z1", "Z2"], name="zone_id"), crs=crs,
+    )
+    parcels = gpd.GeoDataFrame(
+        {"households": [120, 80, 200, 50]},
+        geometry=[box(X0 + i * 500, Y0, X0 + (i + 1) * 500, Y0 + 500) for i in range(4)],
+        index=pd.Index([f"500112001001GB0000{i}" for i in range(1, 5)], name="parcel_id"),
+        crs=crs,
+    )
+    addresses = gpd.GeoDataFrame(
+        {"address": ["龙溪街道金开大道1号", "两路街道双龙大道88号附2号", "空港大道3号"],
+         "parcel_id": parcels.index[[0, 2, 3]]},
+        geometry=[Point(X0 + 250, Y0 + 250), Point(X0 + 1250, Y0 + 250), Point(X0 + 1750, Y0 + 250)],
+        index=pd.Index(["A1", "A2", "A3"], name="address_id"), crs=crs,
+    )
+    district = gpd.GeoDataFrame(
+        {"name": ["渝北区"]}, geometry=[box(X0, Y0, X0 + 2000, Y0 + 1000)],
+        index=pd.Index(["500112"], name="district_id"), crs=crs,
+    )
+    classes = pd.DataFrame({"school_id": ["S1", "S1", "S2"], "grade": [1, 1, 1],
+                            "class_no": [1, 2, 1], "students": [45, 44, 40]})
+    births = pd.DataFrame({"community": ["龙溪", "两路"], "year": [2018, 2018], "births": [310, 270]})
+    return Dataset(schools=schools, zones=zones, parcels=parcels, addresses=addresses,
+                   district=district, tables={"classes": classes, "births": births})
+
+
+@pytest.fixture
+def store(tmp_path) -> GeoPackageStore:
+    s = GeoPackageStore(tmp_path / "district.gpkg")
+    s.save(make_dataset(), actor="setup")
+    return s
+
+
+def assert_layer_equal(got: gpd.GeoDataFrame, want: gpd.GeoDataFrame) -> None:
+    assert got.index.name == want.index.name
+    assert list(got.index) == list(want.index)
+    assert got.crs == want.crs
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(want.drop(columns="geometry")),
+        check_dtype=False,
+    )
+    assert got.geometry.geom_equals_exact(want.geometry, tolerance=1e-6).all()
+
+
+# --------------------------------------------------------------------------------------------
+# save and load
+
+
+def test_save_load_round_trip(store):
+    want = make_dataset()
+    got = store.load()
+    for name in ("schools", "zones", "parcels", "addresses", "district"):
+        assert_layer_equal(getattr(got, name), getattr(want, name))
+    assert set(got.tables) == {"classes", "births"}
+    for name, table in want.tables.items():
+        pd.testing.assert_frame_equal(got.tables[name], table, check_dtype=False)
+    assert got.parcels["households"].sum() == 450
+    assert got.crs.to_epsg() == 4545
+
+
+def test_layers_lists_everything(store):
+    names = set(store.layers())
+    assert {"schools", "zones", "parcels", "addresses", "district", "classes", "births"} <= names
+    assert {"meta", "audit_log", "plans", "applicants"} <= names
+
+
+def test_read_one_layer_and_unknown_name(store):
+    assert list(store.read("zones").index) == ["Z1", "Z2"]
+    with pytest.raises(ValidationError) as err:
+        store.read("roads")
+    msg = str(err.value)
+    assert "district.gpkg" in msg and "unknown layer 'roads'" in msg and "schools" in msg
+
+
+def test_read_known_kind_absent_from_store(store):
+    with pytest.raises(ValidationError, match=r"has no layer 'housing' \(it has .*'schools'"):
+        store.read("housing")
+
+
+def test_missing_store(tmp_path):
+    s = GeoPackageStore(tmp_path / "none.gpkg")
+    for call in (s.layers, s.load, lambda: s.read("zones"), lambda: s.get_meta("k"),
+                 lambda: s.audit("a", "b", "c"), s.audit_log):
+        with pytest.raises(ValidationError) as err:
+            call()
+        assert "none.gpkg" in str(err.value) and "zoning demo" in str(err.value)
+    assert not (tmp_path / "none.gpkg").exists()
+
+
+def test_load_names_missing_layers(tmp_path):
+    s = GeoPackageStore(tmp_path / "d.gpkg")
+    ds = make_dataset()
+    s.save(ds.with_layers(parcels=None, addresses=None))
+    with pytest.raises(ValidationError, match=r"missing layer\(s\) parcels, addresses"):
+        s.load()
+
+
+def test_save_keeps_layers_not_in_dataset(store):
+    ds = store.load()
+    store.save(ds.with_layers(district=None, tables={}), actor="planner")
+    assert "district" in store.layers()
+    assert store.load().district is not None
+
+
+def test_save_replaces_layer_contents(store):
+    ds = store.load()
+    store.save(ds.with_layers(zones=ds.zones.iloc[:1]))
+    assert list(store.read("zones").index) == ["Z1"]
+
+
+def test_save_without_id_index_is_refused(store):
+    before = sha(store.path)
+    ds = make_dataset()
+    with pytest.raises(ValidationError, match=r"layer 'zones': no zone_id.*set_index\('zone_id'\)"):
+        store.save(ds.with_layers(zones=ds.zones.reset_index(drop=True)))
+    assert sha(store.path) == before
+
+
+def test_save_with_forbidden_column_is_refused(store):
+    before = sha(store.path)
+    ds = make_dataset()
+    bad = ds.tables["births"].assign(家长职业="x")
+    with pytest.raises(PersonalDataError, match="家长职业"):
+        store.save(ds.with_layers(tables={"births": bad}))
+    with pytest.raises(PersonalDataError, match="guardian_income"):
+        store.save(ds.with_layers(schools=ds.schools.assign(guardian_income=1)))
+    assert sha(store.path) == before
+
+
+def test_failed_save_half_way_leaves_store(store, monkeypatch):
+    before = sha(store.path)
+    listing = sorted(p.name for p in store.path.parent.iterdir())
+    real = pyogrio.write_dataframe
+    calls = []
+
+    def fail_on_third(df, target, **kwargs):
+        calls.append(kwargs.get("layer"))
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        real(df, target, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", fail_on_third)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.save(make_dataset(), actor="planner")
+    assert sha(store.path) == before
+    assert sorted(p.name for p in store.path.parent.iterdir()) == listing
+
+
+def test_save_keeps_file_mode(store):
+    os.chmod(store.path, 0o644)
+    store.save(make_dataset())
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o644
+
+
+# --------------------------------------------------------------------------------------------
+# import
+
+
+def write_file(gdf: gpd.GeoDataFrame, path: Path, **kwargs) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pyogrio.write_dataframe(gdf.reset_index(), path, **kwargs)
+    return path
+
+
+def test_import_layer_good_file(store, tmp_path):
+    zones = make_dataset().zones.to_crs("EPSG:4326")
+    zones.loc["Z3"] = ["primary", "S3", box(106.5, 29.6, 106.51, 29.61)]
+    src = write_file(zones, tmp_path / "片区.geojson")
+    got = store.import_layer("zones", src, actor="张老师")
+    assert list(got.index) == ["Z1", "Z2", "Z3"]
+    stored = store.read("zones")
+    assert_layer_equal(stored, got)
+    log = store.audit_log()
+    last = log.iloc[-1]
+    assert (last["actor"], last["action"], last["target"]) == ("张老师", "import", "zones")
+    assert "3 rows from 片区.geojson" in last["detail"]
+    # the other layers are untouched
+    assert_layer_equal(store.read("schools"), make_dataset().schools)
+
+
+def test_import_table(store, tmp_path):
+    src = tmp_path / "classes.csv"
+    src.write_text("学校代码,年级,班级,学生数\nS3,7,1,50\n")
+    store.import_layer("classes", src, actor="a")
+    assert store.read("classes").to_dict("records") == [
+        {"school_id": "S3", "grade": 7, "class_no": 1, "students": 50}
+    ]
+
+
+def bad_sources(tmp_path: Path) -> dict[str, tuple[Path, type, str]]:
+    ds = make_dataset()
+    missing = write_file(ds.zones.drop(columns="school_ids"), tmp_path / "missing.geojson")
+    personal = write_file(ds.zones.assign(occupation="x"), tmp_path / "personal.gpkg")
+    truncated = write_file(ds.zones, tmp_path / "truncated.gpkg")
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    no_crs = write_file(ds.zones.set_crs(None, allow_override=True), tmp_path / "nocrs.shp")
+    return {
+        "missing column": (missing, ValidationError, "missing required column(s) school_ids"),
+        "personal field": (personal, PersonalDataError, "'occupation'"),
+        "truncated": (truncated, ValidationError, "truncated"),
+        "no crs": (no_crs, ValueError, "set_crs"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing column", "personal field", "truncated", "no crs"])
+def test_failed_import_leaves_store(store, tmp_path, case):
+    (tmp_path / "src").mkdir()
+    src, error, text = bad_sources(tmp_path / "src")[case]
+    before = sha(store.path)
+    listing = sorted(p.name for p in store.path.parent.iterdir())
+    with pytest.raises(error) as err:
+        store.import_layer("zones", src, actor="张老师")
+    assert text in str(err.value) and src.name in str(err.value)
+    assert sha(store.path) == before
+    assert sorted(p.name for p in store.path.parent.iterdir()) == listing
+
+
+def test_import_unknown_kind(store, tmp_path):
+    with pytest.raises(ValidationError, match="kind 'roads': use one of schools"):
+        store.import_layer("roads", tmp_path / "x.gpkg", actor="a")
+
+
+def test_import_into_new_store(tmp_path):
+    src = write_file(make_dataset().schools, tmp_path / "s.gpkg", layer="schools")
+    s = GeoPackageStore(tmp_path / "new" / "store.gpkg")
+    s.import_layer("schools", src, actor="a")
+    assert "schools" in s.layers() and "audit_log" in s.layers()
+    assert s.audit_log()["action"].tolist() == ["import"]
+
+
+# --------------------------------------------------------------------------------------------
+# audit log and meta
+
+
+def test_audit_appends_in_order(store):
+    store.audit("张老师", "edit_zone", "Z1", {"moved": ["P1"], "note": "调整"})
+    store.audit("李科长", "approve", "plan-2", "批准")
+    log = store.audit_log()
+    assert list(log.columns) == ["entry_id", "at", "actor", "action", "target", "detail"]
+    assert log["actor"].tolist() == ["setup", "张老师", "李科长"]
+    assert log["action"].tolist() == ["save", "edit_zone", "approve"]
+    assert log["entry_id"].is_monotonic_increasing
+    assert '"moved": ["P1"]' in log["detail"].iloc[1] and "调整" in log["detail"].iloc[1]
+    times = [dt.datetime.fromisoformat(t) for t in log["at"]]
+    assert all(t.tzinfo is not None for t in times)
+    assert times == sorted(times)
+    now = dt.datetime.now(dt.UTC)
+    assert all(abs((now - t).total_seconds()) < 60 for t in times)
+
+
+def test_save_without_actor_writes_no_audit_row(tmp_path):
+    s = GeoPackageStore(tmp_path / "d.gpkg")
+    s.save(make_dataset())
+    assert s.audit_log().empty
+    assert list(s.audit_log().columns)[:3] == ["entry_id", "at", "actor"]
+
+
+def test_meta_round_trip(store):
+    assert store.get_meta("schema") is None
+    store.set_meta("schema", "1")
+    store.set_meta("built_by", "测试")
+    store.set_meta("schema", "2")
+    assert store.get_meta("schema") == "2"
+    assert store.get_meta("built_by") == "测试"
+    assert store.read("meta").set_index("key")["value"].to_dict() == {"schema": "2",
+                                                                      "built_by": "测试"}
+
+
+def test_reading_never_writes(tmp_path):
+    # a GeoPackage made by other software has none of the store's own tables yet
+    path = write_file(make_dataset().zones, tmp_path / "other.gpkg", layer="zones")
+    os.chmod(path, 0o444)
+    try:
+        before = sha(path)
+        s = GeoPackageStore(path)
+        assert s.get_meta("schema") is None
+        assert s.audit_log().empty
+        assert s.read("plans").empty
+        assert list(s.read("zones").index) == ["Z1", "Z2"]
+        assert sha(path) == before
+    finally:
+        os.chmod(path, 0o644)
+
+
+def test_own_tables_registered_as_attributes(store):
+    with sqlite3.connect(store.path) as con:
+        rows = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
+        applicant_cols = [r[1] for r in con.execute("PRAGMA table_info(applicants)")]
+    for name in ("plans", "applicants", "audit_log", "meta"):
+        assert rows[name] == "attributes"
+    assert rows["zones"] == "features" and rows["classes"] == "attributes"
+    listed = {str(r[0]): r[1] for r in pyogrio.list_layers(store.path)}
+    assert listed["audit_log"] is None and listed["zones"] == "Polygon"
+    assert "id_number" in applicant_cols
+    for col in applicant_cols:
+        assert not any(w in col for w in ("occupation", "income", "job", "salary", "employer"))
+
+
+def test_damaged_store(store):
+    store.path.write_bytes(store.path.read_bytes()[:100])
+    for call in (store.layers, store.audit_log, lambda: store.get_meta("k"),
+                 lambda: store.audit("a", "b", "c")):
+        with pytest.raises(ValidationError) as err:
+            call()
+        assert "district.gpkg" in str(err.value) and "damaged" in str(err.value)
+    before = sha(store.path)
+    with pytest.raises(ValidationError, match="damaged"):
+        store.save(make_dataset())
+    assert sha(store.path) == before
+
+
+# --------------------------------------------------------------------------------------------
+# opening
+
+
+def test_open_store_gpkg_path(tmp_path):
+    s = open_store(tmp_path / "d.gpkg")
+    assert isinstance(s, GeoPackageStore) and s.path == tmp_path / "d.gpkg"
+    assert repr(s) == f"GeoPackageStore({str(tmp_path / 'd.gpkg')!r})"
+
+
+@pytest.mark.parametrize("url", ["postgresql://planner:s3cr3t@db.example/zoning",
+                                 "postgres://planner:s3cr3t@db.example:5432/zoning",
+                                 "postgresql://db.example/zoning?password=s3cr3t",
+                                 "postgresql://planner:p@ss:s3cr3t@db.example/zoning"])
+def test_open_store_postgres_does_not_leak_password(url):
+    with pytest.raises(ValidationError) as err:
+        open_store(url)
+    msg = str(err.value)
+    assert "s3cr3t" not in msg and "planner" not in msg
+    assert "db.example" in msg and "PostGIS" in msg and ".gpkg" in msg
+
+
+def test_open_store_unknown_scheme():
+    with pytest.raises(ValidationError, match=r"unknown store URL scheme 'http'") as err:
+        open_store("http://user:s3cr3t@host/x.gpkg")
+    assert "s3cr3t" not in str(err.value)
+
+
+def test_dataset_layer_lookup():
+    ds = make_dataset()
+    assert ds.layer("zones") is ds.zones
+    assert ds.layer("births") is ds.tables["births"]
+    with pytest.raises(ValidationError, match=r"no layer or table 'housing'.*classes"):
+        ds.layer("housing")
+    assert np.isclose(ds.zones.area.sum(), 2e6)
