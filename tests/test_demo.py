@@ -46,7 +46,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 def test_small_demo_validates(small_demo):
     ds = small_demo
     report = validate(ds.zones, schools=ds.schools, parcels=ds.parcels, district=ds.district)
-    assert report.ok, report.errors.head().to_string()
+    assert report.problems.empty, report.problems.head().to_string()
 
 
 def test_zones_tile_the_district(small_demo):

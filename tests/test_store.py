@@ -228,6 +228,17 @@ def test_import_table(store, tmp_path):
     ]
 
 
+def test_import_with_read_options(store, tmp_path):
+    # read_layer's own ``source`` (the web-map datum) passes through import_layer
+    zones = make_dataset().zones.to_crs("EPSG:4326")
+    src = write_file(zones, tmp_path / "amap.shp", encoding="GBK")
+    plain = store.import_layer("zones", src, actor="a", encoding="GBK")
+    shifted = store.import_layer("zones", src, actor="a", source="gcj02", encoding="GBK")
+    d = plain.geometry.centroid.distance(shifted.geometry.centroid)
+    assert ((d > 300) & (d < 700)).all()
+    assert_layer_equal(store.read("zones"), shifted)
+
+
 def bad_sources(tmp_path: Path) -> dict[str, tuple[Path, type, str]]:
     ds = make_dataset()
     missing = write_file(ds.zones.drop(columns="school_ids"), tmp_path / "missing.geojson")

@@ -21,14 +21,18 @@ class Settings:
     ----------
     working_crs : str
         Projected metre CRS in which areas, distances and overlaps are computed.
+    noise_area : float
+        Overlaps and gaps up to this (m²) are floating-point noise from unions and intersections
+        (sub-millimetre slivers) and are not reported at all.
     sliver_area : float
-        Overlaps and gaps smaller than this (m²) are reported as warnings, not errors: digitising
-        noise rather than a planning problem.
+        Overlaps and gaps up to this (m²) are reported as warnings, not errors: digitising noise
+        rather than a planning problem.
     split_share : float
         A parcel whose largest overlap with one zone is below this share of its area is "split".
     """
 
     working_crs: str = WORKING_CRS
+    noise_area: float = 0.01
     sliver_area: float = 1.0
     split_share: float = 0.95
 

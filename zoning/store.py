@@ -208,8 +208,7 @@ class GeoPackageStore:
         if name in _OWN_TABLES:
             # reading never writes: a store without the table yet reads as an empty table
             with closing(self._connect()) as con:
-                present = self._has_table(con, name)
-                if present:
+                if self._has_table(con, name):
                     # rowid order is insertion order: the audit log oldest first
                     return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", con)
             with closing(sqlite3.connect(":memory:")) as con:

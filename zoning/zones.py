@@ -9,7 +9,8 @@ message and fix):
   zone does not hide the other problems.
 - ``bad_level`` / ``unknown_school`` / ``no_school`` / ``level_mismatch`` — a zone's attributes.
 - ``overlap`` — two zones of the same level share area. Overlaps up to ``settings.sliver_area`` m²
-  are digitising noise and reported as warnings (``sliver_overlap``).
+  are digitising noise and reported as warnings (``sliver_overlap``); up to
+  ``settings.noise_area`` (0.01 m²) they are floating-point noise and not reported.
 - ``gap`` — part of the district boundary no zone of a level covers (warnings below the sliver area).
 - ``unzoned_parcel`` — a parcel that touches no zone of a level; ``split_parcel`` — a parcel whose
   largest overlap with one zone is below ``settings.split_share`` of its area.
@@ -370,7 +371,7 @@ def _level(value) -> str | None:
 
 def _check_overlaps(out: _Collector, lz: gpd.GeoSeries, level: str, settings: Settings) -> None:
     pairs = intersection_areas(lz, lz)
-    pairs = pairs[pairs["left"] < pairs["right"]]
+    pairs = pairs[(pairs["left"] < pairs["right"]) & (pairs["area"] > settings.noise_area)]
     for r in pairs.itertuples():
         a, b = lz.index[r.left], lz.index[r.right]
         sliver = r.area <= settings.sliver_area
@@ -387,7 +388,7 @@ def _check_gaps(out, lz, district, level, settings) -> None:
     covered = shapely.union_all(lz.values, grid_size=None)
     gaps = shapely.difference(boundary, covered)
     parts = shapely.get_parts(gaps)
-    parts = parts[shapely.area(parts) > 0]
+    parts = parts[shapely.area(parts) > settings.noise_area]
     for i, part in enumerate(parts):
         area = shapely.area(part)
         sliver = area <= settings.sliver_area
