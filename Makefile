@@ -36,7 +36,11 @@ test: $(VENV)/.dev-stamp
 test-fast: $(VENV)/.dev-stamp
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: $(VENV)/.dev-stamp
+$(VENV)/.bench-stamp: pyproject.toml | $(VENV)/.dev-stamp
+	$(BIN)/python -m pip install --quiet -e ".[dashboard,dev,bench]"
+	touch $@
+
+bench: $(VENV)/.bench-stamp
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 lint: $(VENV)/.dev-stamp
