@@ -217,6 +217,112 @@ def audit(
 
 
 @app.command()
+def lookup(
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    address: Annotated[str | None, typer.Option(help="address text")] = None,
+    parcel: Annotated[str | None, typer.Option(help="不动产单元号 or 宗地代码")] = None,
+    lonlat: Annotated[str | None, typer.Option(help="LON,LAT in degrees")] = None,
+    coords: Annotated[str, typer.Option(help="datum of --lonlat: wgs84, cgcs2000, gcj02 "
+                                             "(Amap) or bd09 (Baidu)")] = "wgs84",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Which primary and junior school serve an address, a 不动产单元号 or a point, and why."""
+    from zoning.lookup import lookup as run
+    from zoning.store import GeoPackageStore
+
+    point = None
+    if lonlat is not None:
+        try:
+            lon, lat = (float(v) for v in lonlat.replace("，", ",").split(","))
+        except ValueError:
+            typer.echo(f"错误: --lonlat 应为 经度,纬度，例如 106.63,29.72；收到 {lonlat!r}", err=True)
+            raise typer.Exit(2) from None
+        point = (lon, lat)
+    if sum(q is not None for q in (address, parcel, point)) != 1:
+        typer.echo("错误: 请给出 --address、--parcel 或 --lonlat 之一", err=True)
+        raise typer.Exit(2)
+    try:
+        ds = GeoPackageStore(data).load()
+        res = run(ds, address=address, parcel=parcel, lonlat=point, coords=coords)
+    except ZoningError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(res.to_dict())
+    else:
+        typer.echo(f"查询: {res.query}")
+        if res.matched_address:
+            typer.echo(f"匹配地址: {res.matched_address}（相似度 {res.match_score:.0f}）")
+        if not res.found:
+            typer.echo(f"未能确定对口学校: {res.reason_zh}")
+            if res.candidates is not None and len(res.candidates):
+                typer.echo("相近地址:")
+                for c in res.candidates.head(5).itertuples():
+                    typer.echo(f"  {c.address}（{c.score:.0f}）")
+        for ans in res.levels.values():
+            typer.echo(ans.explanation_zh)
+            for sch in ans.schools:
+                typer.echo(f"  {sch.name}（{sch.school_id}）直线距离约 {sch.distance_m:,.0f} 米")
+    raise typer.Exit(0 if res.found else 1)
+
+
+@app.command()
+def assign(
+    input: Annotated[Path, typer.Option("--input", help="CSV (or GeoPackage/Excel) with an "
+                                        "address, a parcel/unit_code, or lon/lat columns")],
+    out: Annotated[Path, typer.Option(help="CSV to write: the input plus zone and school "
+                                           "ids per level")],
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    coords: Annotated[str, typer.Option(help="datum of lon/lat columns")] = "wgs84",
+    chunk: Annotated[int, typer.Option(help="rows per chunk")] = 200_000,
+) -> None:
+    """Assign a batch of addresses, parcels or points to zones and schools (millions of rows)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from zoning.lookup import Resolver
+    from zoning.store import GeoPackageStore
+
+    try:
+        resolver = Resolver(GeoPackageStore(data).load())
+    except ZoningError as exc:
+        _fail(exc)
+    if not input.exists():
+        _fail(ZoningError(f"{input}: no such file; check the path"))
+    suffix = input.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        with open(input, "rb") as fh:
+            total = max(sum(1 for _ in fh) - 1, 0)
+        chunks = pd.read_csv(input, dtype=str, chunksize=chunk, encoding="utf-8-sig")
+    else:
+        import pyogrio
+
+        frame = (pd.read_excel(input, dtype=str) if suffix in (".xlsx", ".xls")
+                 else pyogrio.read_dataframe(input, read_geometry=False))
+        total = len(frame)
+        chunks = (frame.iloc[i:i + chunk] for i in range(0, max(total, 1), chunk))
+    tmp = out.with_name(f".{out.name}.part")
+    done = placed = 0
+    try:
+        with tqdm(total=total, unit="行", desc="分配", disable=not sys.stderr.isatty()) as bar:
+            for i, part in enumerate(chunks):
+                res = resolver.assign_frame(part, coords=coords)
+                merged = pd.concat([part, res], axis=1)
+                merged.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False,
+                              encoding="utf-8-sig" if i == 0 else "utf-8")
+                done += len(part)
+                placed += int(res["reason"].isna().sum())
+                bar.update(len(part))
+        os.replace(tmp, out)
+    except ZoningError as exc:
+        tmp.unlink(missing_ok=True)
+        _fail(exc)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    typer.echo(f"已分配 {placed}/{done} 行 → {out}")
+
+
+@app.command()
 def dashboard(
     data: Annotated[Path, typer.Option(help="GeoPackage store to show")] = _DEFAULT_DATA,
     port: Annotated[int, typer.Option(help="port")] = 8501,

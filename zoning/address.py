@@ -1,0 +1,1688 @@
+"""Chinese addresses: normalise, parse, match to the district's address table; 划片 text rules.
+
+Parents type addresses the way they remember them: with or without ``重庆市渝北区``, with
+full-width digits, ``幢`` or ``号楼`` for ``栋``, ``二单元`` for ``2单元``, ``15楼3号`` or ``1503室``
+for ``15-3``, ``2附1号`` for ``2号附1号``. This module turns such text into one canonical key
+(:func:`normalize_address`), reads its parts (:func:`parse_address`), and finds it in the address
+table (:class:`AddressIndex`): exactly when the key or the parts agree, fuzzily inside a small
+block of candidates otherwise, and never silently: an answer that is not clearly better than the
+next one is refused with its candidates and a reason a parent can act on.
+
+Districts also publish their zones as text (``长安路（门牌号为单号）``, ``东大街（151号除外）``,
+``和平社区（2-7组）``): :func:`parse_rules` and :func:`parse_rule_list` read such lists into
+:class:`Rule` objects that can be checked against a parsed address (:func:`match_rules`), a
+second source of truth next to the zone map.
+
+The canonical form
+------------------
+``normalize_address`` applies, in order (and repeats until nothing changes, so that it is
+idempotent):
+
+1. NFKC (full-width → half-width), upper-case Latin letters; dashes and tildes → ``-``.
+2. Parenthesised notes ``(庆丰花园内)``, ``【…】`` are removed (:func:`parse_address` keeps them
+   in ``note``); spaces and punctuation noise (``·``, ``,``, ``、`` …) are removed.
+3. Leading ``中国``, ``重庆``/``重庆市`` and a Chongqing 区县 name (``渝北区``, or ``渝北`` after
+   ``重庆``) are dropped: the key is district-relative (:func:`parse_address` keeps them as parts).
+4. Chinese numerals before 组/社/栋/幢/座/号楼/单元/期/楼/层 become Arabic (``三组`` → ``3组``,
+   ``二期`` → ``2期``); ``第`` before them is dropped; ``3社`` (Chongqing's word for a 村民小组)
+   → ``3组``.
+5. Buildings: ``幢`` → ``栋``; after a digit or letter ``号楼``, ``号栋``, ``#``, ``座`` and the
+   typos ``洞``/``动``/``冻`` → ``栋`` (``五洞桥路`` is left alone: a Chinese numeral before ``洞``
+   is a name).
+6. 附号: ``2附1号``, ``2-附1号``, ``2号附1`` → ``2号附1号`` (``附6-7号`` keeps its range).
+7. Floor and room: ``15楼3号``, ``15层03室`` → ``15-3``; after ``单元`` or ``栋``, a number of
+   three or four digits (``1503``, ``1503室``, ``1503号``) and any ``1503室`` is read as floor and
+   room — **the last two digits are the room, the rest the floor** (``1503`` → ``15-3``,
+   ``302`` → ``3-2``); ``15-03`` → ``15-3``; a room alone after ``单元``/``栋`` is ``3号``; a floor
+   alone is ``15楼``.
+
+The same function normalises names (roads, estates) when the index compares them, so a table
+value and a typed one meet in the same form.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from zoning.errors import ValidationError
+from zoning.unitcode import COUNTIES, EDUCATION_DISTRICTS
+
+__all__ = [
+    "AddressIndex",
+    "AddressMatch",
+    "AddressParts",
+    "Rule",
+    "match_rules",
+    "noisy_addresses",
+    "normalize_address",
+    "parse_address",
+    "parse_rule_list",
+    "parse_rules",
+]
+
+# ------------------------------------------------------------------------------------ numerals
+_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+             "七": 7, "八": 8, "九": 9}
+_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
+_CN = "零〇一二两三四五六七八九十百千"
+
+
+def _cn_int(text: str) -> int | None:
+    """``"二十三"`` → 23, ``"一五"`` → 15 (digit by digit), ``"12"`` → 12; ``None`` if not a number."""
+    if text.isdigit():
+        return int(text)
+    if text and all(c in _CN_DIGIT for c in text):
+        return int("".join(str(_CN_DIGIT[c]) for c in text))
+    total, num = 0, 0
+    for c in text:
+        if c in _CN_DIGIT:
+            num = _CN_DIGIT[c]
+        elif c in _CN_UNIT:
+            total += (num or 1) * _CN_UNIT[c]
+            num = 0
+        else:
+            return None
+    return total + num if text else None
+
+
+def _cn_str(n: int) -> str:
+    """23 → ``"二十三"`` (for 1–99, the way road names are written)."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+
+
+# ------------------------------------------------------------------------------------ normalise
+def _district_names() -> tuple[list[str], list[str]]:
+    full = {*COUNTIES.values(), *EDUCATION_DISTRICTS, "两江新区", "高新区", "经开区"}
+    short = set()
+    for name in full:
+        for suffix in ("土家族苗族自治县", "苗族土家族自治县", "土家族自治县", "区", "县"):
+            if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                short.add(name[: -len(suffix)])
+                break
+    by_len = lambda s: (-len(s), s)  # noqa: E731 - longest first so that alternation is greedy
+    return sorted(full, key=by_len), sorted(short, key=by_len)
+
+
+_DISTRICTS, _DISTRICTS_SHORT = _district_names()
+# country, city, district at the start of a line; the short district name ("渝北") only after
+# the city, and never when 区/县 follows (then the full name matches)
+_ADMIN = re.compile(
+    r"^(?P<country>中华人民共和国|中国)?"
+    r"(?:(?P<city>重庆直辖市|重庆市|重庆)(?:市辖区|辖区)?"
+    rf"(?P<dshort>{'|'.join(_DISTRICTS_SHORT)})?(?![区县]))?"
+    rf"(?P<district>{'|'.join(_DISTRICTS)})?",
+    re.M,
+)
+_NOTE = re.compile(r"[(\[【〔［]([^()\[\]【】〔〕［］\n]*)[)\]】〕］]")
+_DASH = re.compile(r"[‐‑‒–—―−~〜]")
+_PUNCT = re.compile(r"[ \t\r\f\v\u3000\u00a0\u200b·•・,，。.、;；:：'\"“”‘’「」『』《》<>!！?？_`|*]+")
+
+# Python's re needs fixed-width look-behinds: "after 单元 or 栋" is written as two of them.
+_AFTER_UNIT = r"(?:(?<=单元)|(?<=栋))"
+_ROOM_WORD = r"(?:号房|号|室|房|户)"
+
+
+def _split_room(digits: str) -> str:
+    """Three or four digits of a room number: the last two are the room, the rest the floor."""
+    return f"{int(digits[:-2])}-{int(digits[-2:])}"
+
+
+def _sub_repl(m: re.Match) -> str:
+    return f"{m[1]}号附{m[2]}-{m[3]}号" if m[3] else f"{m[1]}号附{m[2]}号"
+
+
+_STEPS: list[tuple[re.Pattern, Any]] = [
+    (_DASH, "-"),
+    (_NOTE, ""),
+    (_PUNCT, ""),
+    (_ADMIN, ""),
+    # Chinese numerals before the words that count things; "第三组" → "3组"
+    (re.compile(rf"第?([{_CN}]+)(?=组|社(?!区)|栋|幢|座|号楼|单元|期|楼|层)"),
+     lambda m: str(_cn_int(m[1])) if _cn_int(m[1]) is not None else m[0]),
+    (re.compile(r"第(\d+)(?=组|栋|幢|号楼|单元|期|楼|层)"), r"\1"),
+    (re.compile(r"(\d)社(?!区)"), r"\1组"),
+    # buildings
+    (re.compile(r"幢"), "栋"),
+    (re.compile(r"([A-Z\d])(?:号楼|号栋|#楼|#|座|[洞动冻])"), r"\1栋"),
+    # 附号
+    (re.compile(r"(\d+)号?-?附(\d+)(?:-(\d+))?号?"), _sub_repl),
+    # floor and room. Patterns start with their marker (单元/栋/号) rather than a look-behind:
+    # the regex engine then skips quickly to candidate positions (this runs over 200,000 lines).
+    (re.compile(rf"(\d+)[楼层]0*(\d+){_ROOM_WORD}?(?![\d\-]|单元|栋)"), r"\1-\2"),
+    (re.compile(rf"(单元|栋)(\d{{3,4}}){_ROOM_WORD}?(?![\d\-])"),
+     lambda m: m[1] + _split_room(m[2])),
+    (re.compile(r"(?<![\d\-附])(\d{3,4})(?:室|号房|房|户)"), lambda m: _split_room(m[1])),
+    (re.compile(rf"(单元|栋|号)(\d+-\d+){_ROOM_WORD}(?![\d\-])"), r"\1\2"),
+    (re.compile(r"(单元|栋|号)(?=0|\d+-0)0*(\d+)-0*(\d+)(?![\d\-])"), r"\1\2-\3"),
+    (re.compile(r"(单元|栋)0*(\d{1,2})(?:号房|室|房|户)(?![\d\-])"), r"\1\2号"),
+    (re.compile(r"(\d)层(?![\d\-])"), r"\1楼"),
+]
+
+
+def _normalize_block(block: str) -> str:
+    """Normalise every line of ``block`` (one address a line): one regex pass per step for all."""
+    s = unicodedata.normalize("NFKC", block).upper()
+    for _ in range(4):  # repeat to a fixed point: normalize(normalize(s)) == normalize(s)
+        t = s
+        for pattern, repl in _STEPS:
+            t = pattern.sub(repl, t)
+        if t == s:
+            break
+        s = t
+    return s
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "").replace("\n", "")
+
+
+def normalize_address(text: str) -> str:
+    """Normalise a Chinese address to the canonical key the index matches on.
+
+    The key is district-relative (no ``重庆市``/区县 prefix), has no spaces, punctuation or
+    parenthesised notes, and writes buildings, units, floors, rooms and 附号 one way. The rules are
+    listed in the module docstring. The function is idempotent.
+
+    Parameters
+    ----------
+    text : str
+        An address as typed.
+
+    Returns
+    -------
+    str
+        The canonical key.
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a string.
+
+    Examples
+    --------
+    >>> normalize_address("重庆市渝北区龙溪街道金开大道１０８８号 金星湖城3幢二单元15楼3号")
+    '龙溪街道金开大道1088号金星湖城3栋2单元15-3'
+    >>> normalize_address("马王坪新村2附4号(庆丰花园内)")
+    '马王坪新村2号附4号'
+    >>> normalize_address("金港国际A座1503室")
+    '金港国际A栋15-3'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"normalize_address: expected a str, got {type(text).__name__}")
+    return _normalize_block(_one_line(text))
+
+
+def _normalize_many(texts: Sequence[str]) -> list[str]:
+    """:func:`normalize_address` of many strings at once (one regex pass per step over all)."""
+    if len(texts) == 0:
+        return []
+    out = _normalize_block("\n".join(_one_line(t) for t in texts)).split("\n")
+    if len(out) != len(texts):  # pragma: no cover - a step that joined or split lines
+        return [normalize_address(t) for t in texts]
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def _name_key(name: str) -> str:
+    """A name (road, estate, community) in the normalised form the index compares."""
+    return _normalize_block(_one_line(name)) if name else ""
+
+
+# ------------------------------------------------------------------------------------ parse
+_ROAD_SUF = r"(?:大道|大街|支路|辅路|步行街|巷子|胡同|路|街|巷|弄|道|段)"
+_ESTATE_SUF = (r"(?:小区|花园|苑|府|城|里|湾|郡|公馆|家园|新村|大厦|大院|院|期|园|庭|居|广场|公寓|"
+               r"国际|中心|天街|楼|宿舍|山庄|别墅|华庭|名都|[A-Z\d]区)")
+# a 镇/村 followed by a road suffix is part of a road name ("镇江路", "李村路")
+_NOT_ROAD = r"(?![路街巷道]|大道|大街)"
+_STREET_RE = re.compile(rf"^(.{{2,8}}?(?:街道|镇|乡)){_NOT_ROAD}")
+_COMMUNITY_RE = re.compile(rf"^(.{{1,10}}?(?:社区|居委会|村委会|(?<!新)村)){_NOT_ROAD}(?!委)")
+_ROAD_RE = re.compile(rf"^(?P<road>[^\d]*{_ROAD_SUF})(?P<post>.*)$")
+_LANE_RE = re.compile(r"^(\d+弄)(.*)$")
+_BARE_NO_RE = re.compile(r"^(\d+)(.*)$")
+_LOCATIVE_RE = re.compile(
+    r"(?:旁边?|附近|对面|斜对面|背后|后面|后侧|楼下|门口|隔壁|侧|一带|周边|方向|"
+    r"[东南西北]{1,2}(?:侧|面|方)?\d*(?:米|公里|KM|M)?|\d+(?:米|公里|KM|M))$")
+_INSIDE_RE = re.compile(r"(?:内|里面|院内)$")
+_INTERSECTION_RE = re.compile(
+    r"^(?P<a>.+?)(?:与|和|同|跟)(?P<b>.+?)(?:交叉口|交汇处|交界处|交叉处|交口|十字路口|路口)"
+    r"(?P<rest>.*)$")
+_TOKENS = re.compile(
+    r"(?P<dsub>(?P<dsn>\d+)号附(?P<dss>\d+)(?:-(?P<dss2>\d+))?号)"
+    r"|(?P<bldg>(?P<bl>[A-Z]?\d+[A-Z]?|[A-Z])栋)"
+    r"|(?P<unit>(?P<un>\d+)单元)"
+    r"|(?P<fr>(?P<fl>\d+)-(?P<rm>\d+)(?!\d))"
+    r"|(?P<floor>(?P<flo>\d+)楼)"
+    r"|(?P<room>(?P<rmo>\d+)室)"
+    r"|(?P<grp>(?P<gn>\d+)组)"
+    r"|(?P<door>(?P<dn>\d+)号(?![院线楼]))"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddressParts:
+    """The parts of one address, as read by :func:`parse_address`.
+
+    Attributes
+    ----------
+    raw : str
+        The text as given.
+    key : str
+        Its normalised form (:func:`normalize_address`).
+    province, city, district : str or None
+        Administrative prefix, when written (``city="重庆市"``, ``district="渝北区"``).
+    street : str or None
+        街道, 镇 or 乡 (``"李家沱街道"``).
+    community : str or None
+        社区 or 村 (``"鱼凫社区"``, ``"柏树村"``); for ``德通桥5组`` the name before the 组.
+    group : int or None
+        村民小组 (``4组``, ``四社``).
+    locality : str or None
+        A place name written before the road or estate without 街道/镇 (``"李家沱"`` in
+        ``李家沱马王坪正街``); found only when ``roads``/``estates`` are given to tell it apart.
+    road : str or None
+        The road, or the name that carries the door number (``"马王坪新村"`` in ``马王坪新村2号``).
+    road_no, sub_no : int or None
+        Door number and 附号 (``22号附29号`` → 22, 29; ``附6-7号`` → 6).
+    estate : str or None
+        小区/花园/苑/… or any name between the door number and the building.
+    building : int, str or None
+        栋 (``3``, or ``"A"``, ``"3A"``).
+    unit, floor, room : int or None
+        单元, floor and room (``15-3`` → 15, 3).
+    house_no : int or None
+        House number in a village (``柏树村4组15号`` → 15).
+    intersection : tuple of str or None
+        The two roads of ``A与B交叉口``.
+    note : str or None
+        Parenthesised text (``庆丰花园内``), several joined by ``;``.
+    rest : str or None
+        Text that names no part: a landmark or a direction (``庆丰物管旁``, ``东北100米``).
+    """
+
+    raw: str
+    key: str = ""
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    group: int | None = None
+    locality: str | None = None
+    road: str | None = None
+    road_no: int | None = None
+    sub_no: int | None = None
+    estate: str | None = None
+    building: int | str | None = None
+    unit: int | None = None
+    floor: int | None = None
+    room: int | None = None
+    house_no: int | None = None
+    intersection: tuple[str, str] | None = None
+    note: str | None = None
+    rest: str | None = None
+
+    @property
+    def has_dwelling(self) -> bool:
+        """Whether the address names a dwelling below the door number (栋, 单元, floor or room)."""
+        return any(v is not None for v in (self.building, self.unit, self.floor, self.room))
+
+
+def _building(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _split_known(name: str, known: Collection[str] | None) -> tuple[str | None, str]:
+    """Split ``name`` into (locality, known name) when it ends with a known name."""
+    if not known or name in known:
+        return None, name
+    for i in range(1, len(name) - 1):
+        if name[i:] in known:
+            return name[:i], name[i:]
+    return None, name
+
+
+def _append(d: dict, key: str, text: str) -> None:
+    d[key] = text if not d.get(key) else f"{d[key]};{text}"
+
+
+def _tail_text(out: dict, text: str, *, estates) -> None:
+    """Text after the door number: an estate, or (a landmark, a direction) the rest."""
+    if _INSIDE_RE.search(text) and len(_INSIDE_RE.sub("", text)) >= 2:
+        text = _INSIDE_RE.sub("", text)
+    elif _LOCATIVE_RE.search(text):
+        _append(out, "rest", text)
+        return
+    if out.get("estate") is None:
+        loc, name = _split_known(text, estates)
+        out["estate"] = name
+        if loc and out.get("locality") is None:
+            out["locality"] = loc
+    else:
+        _append(out, "rest", text)
+
+
+def _head(out: dict, text: str, nxt: str | None, *, roads, estates) -> None:
+    """Read the names before the first number: 街道/镇, 社区/村, road or estate."""
+    s = text
+    m = _STREET_RE.match(s)
+    if m:
+        out["street"] = m[1]
+        s = s[m.end():]
+    m = _COMMUNITY_RE.match(s)
+    if m and not (estates and s in estates):
+        out["community"] = m[1]
+        s = s[m.end():]
+    if not s:
+        return
+    if estates and s in estates:
+        out["estate"] = s
+        return
+    m = _ROAD_RE.match(s)
+    if m:
+        road, post = m["road"], m["post"]
+        lane = _LANE_RE.match(post)
+        if lane:
+            road, post = road + lane[1], lane[2]
+        loc, road = _split_known(road, roads)
+        out["road"] = road
+        if loc:
+            out["locality"] = loc
+        bare = _BARE_NO_RE.match(post)
+        if bare and nxt not in ("door", "dsub"):
+            # "金开大道1088金星湖城" - a door number written without 号
+            out["road_no"] = int(bare[1])
+            post = bare[2]
+        if post:
+            _tail_text(out, post, estates=estates)
+        return
+    if nxt in ("door", "dsub"):
+        loc, name = _split_known(s, roads)
+        out["road"] = name  # a name that carries door numbers is read as the road
+        if loc:
+            out["locality"] = loc
+    elif nxt == "grp" and out.get("community") is None:
+        out["community"] = s
+    elif _LOCATIVE_RE.search(s) and not _INSIDE_RE.search(s):
+        _append(out, "rest", s)
+    else:
+        _tail_text(out, s, estates=estates)
+
+
+def _parse_body(out: dict, body: str, *, roads, estates) -> None:
+    m = _INTERSECTION_RE.match(body)
+    if m and not _TOKENS.search(m["a"] + m["b"]):
+        a, b = {}, {}
+        _head(a, m["a"], None, roads=roads, estates=estates)
+        _head(b, m["b"], None, roads=roads, estates=estates)
+        ra = a.get("road") or a.get("estate") or m["a"]
+        rb = b.get("road") or b.get("estate") or m["b"]
+        out["intersection"] = (ra, rb)
+        for k in ("street", "community", "locality"):
+            if a.get(k):
+                out[k] = a[k]
+        if m["rest"]:
+            out["rest"] = m["rest"]
+        return
+    events: list[tuple[str, Any]] = []
+    pos = 0
+    for t in _TOKENS.finditer(body):
+        if t.start() > pos:
+            events.append(("text", body[pos:t.start()]))
+        events.append((t.lastgroup, t))
+        pos = t.end()
+    if pos < len(body):
+        events.append(("text", body[pos:]))
+    for i, (kind, val) in enumerate(events):
+        if kind == "text":
+            if i == 0:
+                nxt = events[1][0] if len(events) > 1 else None
+                _head(out, val, nxt, roads=roads, estates=estates)
+            elif not _dwelling_seen(out) and (i == len(events) - 1
+                                              or events[i - 1][0] in ("door", "dsub")):
+                _tail_text(out, val, estates=estates)
+            else:
+                _append(out, "rest", val)
+            continue
+        g = val.groupdict()
+        if kind == "dsub":
+            if out.get("road_no") is None:
+                out["road_no"], out["sub_no"] = int(g["dsn"]), int(g["dss"])
+            else:
+                _append(out, "rest", val[0])
+        elif kind == "door":
+            n = int(g["dn"])
+            if _dwelling_seen(out):
+                if out.get("room") is None:
+                    out["room"] = n
+                else:
+                    _append(out, "rest", val[0])
+            elif out.get("road_no") is None and out.get("house_no") is None:
+                village = out.get("group") is not None or (
+                    out.get("community") is not None and out.get("road") is None
+                    and out.get("estate") is None)
+                out["house_no" if village else "road_no"] = n
+            else:
+                _append(out, "rest", val[0])
+        elif kind == "bldg":
+            _set(out, "building", _building(g["bl"]), val)
+        elif kind == "unit":
+            _set(out, "unit", int(g["un"]), val)
+        elif kind == "fr":
+            _set(out, "floor", int(g["fl"]), val)
+            out["room"] = int(g["rm"]) if out.get("room") is None else out["room"]
+        elif kind == "floor":
+            _set(out, "floor", int(g["flo"]), val)
+        elif kind == "room":
+            _set(out, "room", int(g["rmo"]), val)
+        elif kind == "grp":
+            _set(out, "group", int(g["gn"]), val)
+
+
+def _dwelling_seen(out: dict) -> bool:
+    return any(out.get(k) is not None for k in ("building", "unit", "floor", "room"))
+
+
+def _set(out: dict, key: str, value, m: re.Match) -> None:
+    if out.get(key) is None:
+        out[key] = value
+    else:
+        _append(out, "rest", m[0])
+
+
+def _admin_parts(text: str) -> tuple[dict, list[str]]:
+    """Administrative prefix and parenthesised notes of one address (before normalising)."""
+    s = unicodedata.normalize("NFKC", _one_line(text)).upper()
+    s = _DASH.sub("-", s)
+    notes = [n.strip() for n in _NOTE.findall(s) if n.strip()]
+    s = _PUNCT.sub("", _NOTE.sub("", s))
+    out: dict = {}
+    m = _ADMIN.match(s)
+    if m:
+        if m["city"]:
+            out["city"] = "重庆市"
+        if m["district"]:
+            out["district"] = m["district"]
+        elif m["dshort"]:
+            full = next((d for d in _DISTRICTS if d.startswith(m["dshort"])), m["dshort"])
+            out["district"] = full
+    return out, notes
+
+
+def parse_address(text: str, *, roads: Collection[str] | None = None,
+                  estates: Collection[str] | None = None) -> AddressParts:
+    """Read the parts of a Chinese address.
+
+    The text is normalised first (:func:`normalize_address`); the administrative prefix and the
+    parenthesised notes are kept as parts. Names are told apart by their last characters (路/街/
+    巷/大道/段… is a road, 社区/村 a community, 街道/镇/乡 a street) and by position: a name before
+    the door number is the road, a name between the door number and the building the estate, a
+    trailing landmark or direction the ``rest``.
+
+    Parameters
+    ----------
+    text : str
+        An address as typed.
+    roads, estates : collection of str, optional
+        Known road and estate names (normalised, as :class:`AddressIndex` holds them). With them a
+        place name written before the road (``李家沱马王坪正街``) is split off into ``locality``;
+        without them it stays part of the road name.
+
+    Returns
+    -------
+    AddressParts
+
+    Examples
+    --------
+    >>> p = parse_address("重庆市李家沱街道马王坪新村2号附1号庆丰物管旁")
+    >>> p.street, p.road, p.road_no, p.sub_no, p.rest
+    ('李家沱街道', '马王坪新村', 2, 1, '庆丰物管旁')
+    >>> p = parse_address("龙湖春森彼岸二期3幢2单元1503")
+    >>> p.estate, p.building, p.unit, p.floor, p.room
+    ('龙湖春森彼岸2期', 3, 2, 15, 3)
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse_address: expected a str, got {type(text).__name__}")
+    admin, notes = _admin_parts(text)
+    key = normalize_address(text)
+    out: dict = {}
+    _parse_body(out, key, roads=roads, estates=estates)
+    return AddressParts(raw=text, key=key, note=";".join(notes) or None, **admin, **out)
+
+
+# ------------------------------------------------------------------------------------ index
+_NUM_FIELDS = ("road_no", "sub_no", "building", "unit", "floor", "room", "group", "house_no")
+_COMPLETE_FIELDS = ("road_no", "sub_no", "building", "unit", "floor", "room", "house_no")
+_FIELD_ZH = {"road_no": "门牌号", "sub_no": "附号", "building": "栋", "unit": "单元",
+             "floor": "楼层", "room": "房号", "group": "组", "house_no": "门牌号"}
+
+
+@dataclass(frozen=True, eq=False)
+class AddressMatch:
+    """The answer of :meth:`AddressIndex.match`.
+
+    Attributes
+    ----------
+    query : str
+        The text as given.
+    address_id : str or None
+        The matched address; ``None`` unless ``method`` is ``"exact"`` or ``"fuzzy"``.
+    parcel_id : str or None
+        Its parcel (from the table's ``parcel_id`` column); for ``"partial"`` the one parcel all
+        candidates lie on.
+    score : float
+        0–100: 100 for an exact match, the similarity of the best candidate otherwise.
+    method : str
+        ``"exact"`` (the normalised text or every part equals a table address), ``"fuzzy"`` (one
+        candidate clearly best in its block), ``"partial"`` (the text names a door number or an
+        estate but no dwelling, and every candidate lies on one parcel) or ``"none"``.
+    candidates : pandas.DataFrame
+        Columns ``address_id``, ``address``, ``score``, ``parcel_id``, best first.
+    reason : str
+        Why, in English (for logs).
+    reason_zh : str
+        Why, in Chinese, for a parent, with what to do.
+    parts : AddressParts
+        The parsed query.
+    """
+
+    query: str
+    address_id: str | None
+    parcel_id: str | None
+    score: float
+    method: str
+    candidates: pd.DataFrame
+    reason: str
+    reason_zh: str
+    parts: AddressParts
+
+    @property
+    def found(self) -> bool:
+        """Whether the query resolved to an address or at least a parcel."""
+        return self.method != "none"
+
+
+class _Res(NamedTuple):
+    pos: int | None
+    parcel: str | None
+    score: float
+    method: str
+    reason: str
+    reason_zh: str
+    cands: np.ndarray  # positions, best first
+    cscores: np.ndarray
+
+
+def _none(reason: str, reason_zh: str, cands=None, cscores=None, score: float = 0.0) -> _Res:
+    c = np.asarray(cands if cands is not None else [], dtype=np.int64)
+    s = np.asarray(cscores if cscores is not None else np.zeros(len(c)), dtype=float)
+    return _Res(None, None, float(score), "none", reason, reason_zh, c, s)
+
+
+def _where_zh(q: dict) -> str:
+    if q.get("road"):
+        s = q["road"] + (f"{q['road_no']}号" if q.get("road_no") is not None else "")
+        return s + (f"附{q['sub_no']}号" if q.get("sub_no") is not None else "")
+    if q.get("estate"):
+        return q["estate"] + (f"{q['building']}栋" if q.get("building") is not None else "")
+    return (q.get("community") or "") + (f"{q['group']}组" if q.get("group") is not None else "")
+
+
+class AddressIndex:
+    """The district's address table, ready to match typed addresses.
+
+    Build it with :meth:`from_frame`. Matching goes, in order:
+
+    1. **exact** — the normalised text equals one table address, or every part (road, number,
+       附号, estate, 栋, 单元, floor, room; or 村, 组, number) does;
+    2. **blocking** — candidates are the table addresses on the same road and number, in the same
+       estate and building, or in the same 村 and 组 (road and estate names resolved exactly, by a
+       place-name prefix, or fuzzily with rapidfuzz); a candidate whose number, 附号, 栋, 单元,
+       floor or room differs from one the text gives is dropped: numbers are never guessed;
+    3. **fuzzy** — the rest are scored with rapidfuzz on the parts the text gives; the best is
+       accepted only with ``score >= threshold`` and a lead of ``margin`` over the next;
+    4. **partial** — a text that stops above the dwelling (``金开大道1088号``, ``金港国际``)
+       resolves to the parcel when every candidate lies on one parcel;
+    5. otherwise **none**, with the candidates and a reason (``ambiguous``, unknown road, no such
+       number…).
+
+    Parameters
+    ----------
+    addresses : pandas.DataFrame
+        See :meth:`from_frame`.
+    threshold, margin : float
+        Acceptance rule of the fuzzy step.
+    """
+
+    def __init__(self, addresses: pd.DataFrame, *, threshold: float = 85.0,
+                 margin: float = 5.0):
+        if "address" not in addresses.columns:
+            raise ValidationError(
+                "addresses: no 'address' column (found: "
+                f"{', '.join(map(str, addresses.columns[:12]))}); give the address text in a "
+                "column named 'address'")
+        if not addresses.index.is_unique:
+            dup = addresses.index[addresses.index.duplicated()][:5].tolist()
+            raise ValidationError(f"addresses: the index (address_id) has duplicates {dup}; "
+                                  "every address needs its own id")
+        self.threshold = float(threshold)
+        self.margin = float(margin)
+        c = _components(addresses)
+        self._ids = addresses.index.to_numpy(dtype=object)
+        self._text = c["address"]
+        self._parcel = c["parcel_id"]
+        self._road = c["road"]
+        self._estate = c["estate"]
+        self._community = c["community"]
+        self._bldg = c["building"]
+        self._num = {f: c[f] for f in _NUM_FIELDS if f != "building"}
+        codes, uniques = pd.factorize(self._bldg, sort=False)
+        self._bldg_code = {str(u): i for i, u in enumerate(uniques) if u != ""}
+        self._num["building"] = np.where(self._bldg == "", -1, codes).astype(np.int64)
+
+        keys = _normalize_many(list(self._text))
+        self._text_pos: dict[str, int] = {}
+        self._dups: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            j = self._text_pos.setdefault(k, i)
+            if j != i:
+                self._dups.setdefault(k, [j]).append(i)
+        self._part_pos: dict[tuple, int] = {}
+        ptab = zip(*(c[f].tolist() for f in ("road", "road_no", "sub_no", "estate", "building",
+                                             "unit", "floor", "room", "community", "group",
+                                             "house_no")), strict=True)
+        for i, row in enumerate(ptab):
+            k = self._part_key(row)
+            if self._part_pos.setdefault(k, i) != i:
+                self._part_pos[k] = -1  # two addresses with the same parts: not exact
+        has_road = self._road != ""
+        self._by_road_no = _groups(c, ["road", "road_no"], has_road & (c["road_no"] >= 0))
+        self._by_road = _groups(c, ["road"], has_road)
+        self._by_estate = _groups(c, ["estate"], self._estate != "")
+        self._by_village = _groups(c, ["community", "group"], c["group"] >= 0)
+        self._by_community = _groups(c, ["community"], self._community != "")
+        self._roads = sorted(k[0] for k in self._by_road)
+        self._estates = sorted(k[0] for k in self._by_estate)
+        self._communities = sorted(k[0] for k in self._by_community)
+        self._road_set = frozenset(self._roads)
+        self._estate_set = frozenset(self._estates)
+        self._community_set = frozenset(self._communities)
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_frame(cls, addresses: pd.DataFrame, *, threshold: float = 85.0,
+                   margin: float = 5.0) -> AddressIndex:
+        """Build the index from an address table.
+
+        Parameters
+        ----------
+        addresses : pandas.DataFrame
+            Index: ``address_id`` (unique). Column ``address`` (the text). Optional component
+            columns, used as given when present: ``road``, ``road_no``, ``sub_no``, ``estate``,
+            ``building``, ``unit``, ``floor``, ``room``, ``community``, ``group`` (or
+            ``group_no``), ``village_no`` (house number in a village), ``parcel_id``. Numbers of 0
+            and empty strings mean "none" (as in the demo). Rows without a road or estate in the
+            columns (villages), and every row when the columns are missing, are read from the
+            text with :func:`parse_address` (slower: about 20 µs a row).
+        threshold : float
+            Lowest fuzzy score (0–100) accepted.
+        margin : float
+            Lead over the second candidate needed to accept a fuzzy match.
+
+        Returns
+        -------
+        AddressIndex
+
+        Raises
+        ------
+        ValidationError
+            If ``address`` is missing or the index has duplicates.
+        """
+        return cls(addresses, threshold=threshold, margin=margin)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return (f"AddressIndex({len(self)} addresses, {len(self._roads)} roads, "
+                f"{len(self._estates)} estates, threshold={self.threshold}, "
+                f"margin={self.margin})")
+
+    @property
+    def roads(self) -> list[str]:
+        """Road names in the table (normalised)."""
+        return list(self._roads)
+
+    @property
+    def estates(self) -> list[str]:
+        """Estate names in the table (normalised)."""
+        return list(self._estates)
+
+    # ---------------------------------------------------------------- matching
+    def parse(self, text: str) -> AddressParts:
+        """:func:`parse_address` with this table's road and estate names as the vocabulary."""
+        return parse_address(text, roads=self._road_set, estates=self._estate_set)
+
+    def match(self, text: str, *, top: int = 5) -> AddressMatch:
+        """Match one address.
+
+        Parameters
+        ----------
+        text : str
+            The address as typed.
+        top : int
+            How many candidates to return.
+
+        Returns
+        -------
+        AddressMatch
+
+        Examples
+        --------
+        >>> t = pd.DataFrame({"address": ["金开大道1088号金星湖城1栋2单元3-1",
+        ...                               "金开大道1088号金星湖城1栋2单元3-2"],
+        ...                   "parcel_id": ["P1", "P1"]},
+        ...                  index=pd.Index(["A1", "A2"], name="address_id"))
+        >>> idx = AddressIndex.from_frame(t)
+        >>> idx.match("重庆渝北金开大道１０８８号金星湖城1幢二单元302室").address_id
+        'A2'
+        >>> m = idx.match("金开大道1088号")
+        >>> m.method, m.parcel_id
+        ('partial', 'P1')
+        """
+        text = "" if text is None else str(text)
+        parts = self.parse(text)
+        res = self._resolve(parts)
+        order = res.cands[:top]
+        cands = pd.DataFrame({
+            "address_id": pd.array(self._ids[order], dtype=object),
+            "address": pd.array(self._text[order], dtype=object),
+            "score": np.round(res.cscores[:top], 1),
+            "parcel_id": pd.array(self._parcel[order], dtype=object),
+        })
+        return AddressMatch(
+            query=text, address_id=None if res.pos is None else str(self._ids[res.pos]),
+            parcel_id=res.parcel, score=round(res.score, 1), method=res.method,
+            candidates=cands, reason=res.reason, reason_zh=res.reason_zh, parts=parts)
+
+    def match_many(self, texts: Iterable[str], *, progress: bool = False) -> pd.DataFrame:
+        """Match a batch of addresses.
+
+        Exact matches on the normalised text are found for the whole batch at once; only the
+        rest are parsed and matched one by one.
+
+        Parameters
+        ----------
+        texts : iterable of str or pandas.Series
+            The addresses. A Series keeps its index.
+        progress : bool
+            Show a progress bar over the addresses that need parsing.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per input, in input order (the Series' index, else 0..n-1), columns
+            ``address_id``, ``parcel_id``, ``score``, ``method``, ``reason``.
+        """
+        from tqdm.auto import tqdm
+
+        s = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+        s = s.astype(object).where(s.notna(), "")
+        s = s.map(str)
+        uniq = pd.unique(s.to_numpy())
+        keys = _normalize_many(list(uniq))
+        n = len(uniq)
+        pos = np.full(n, -1, dtype=np.int64)
+        score = np.zeros(n)
+        method = np.full(n, "none", dtype=object)
+        reason = np.full(n, "", dtype=object)
+        parcel = np.full(n, None, dtype=object)
+        todo = []
+        for i, k in enumerate(keys):
+            j = self._text_pos.get(k)
+            if j is not None and k not in self._dups:
+                pos[i], score[i], method[i] = j, 100.0, "exact"
+                reason[i] = "normalised text equals the table's"
+                parcel[i] = self._parcel[j]
+            else:
+                todo.append(i)
+        for i in tqdm(todo, disable=not progress, desc="address match", unit="addr"):
+            r = self._resolve(self.parse(uniq[i]))
+            pos[i] = -1 if r.pos is None else r.pos
+            score[i], method[i], reason[i], parcel[i] = r.score, r.method, r.reason, r.parcel
+        ids = np.where(pos >= 0, self._ids[np.maximum(pos, 0)], None)
+        at = pd.Index(uniq).get_indexer(s.to_numpy())
+        return pd.DataFrame({
+            "address_id": pd.array(ids[at], dtype=object),
+            "parcel_id": pd.array(parcel[at], dtype=object),
+            "score": np.round(score[at], 1),
+            "method": pd.array(method[at], dtype=object),
+            "reason": pd.array(reason[at], dtype=object),
+        }, index=s.index)
+
+    # ---------------------------------------------------------------- internals
+    @staticmethod
+    def _part_key(row) -> tuple:
+        road, road_no, sub_no, estate, bldg, unit, floor, room, comm, group, house = row
+        if road or estate:
+            return ("u", road, road_no, sub_no, estate, bldg, unit, floor, room)
+        return ("v", comm, group, house)
+
+    def _query(self, p: AddressParts) -> dict:
+        q = {f: getattr(p, f) for f in _NUM_FIELDS}
+        q["building"] = None if p.building is None else str(p.building)
+        q["road"] = _name_key(p.road) if p.road else None
+        q["estate"] = _name_key(p.estate) if p.estate else None
+        q["community"] = _name_key(p.community) if p.community else None
+        return q
+
+    def _num_query(self, q: dict) -> dict:
+        """Query numbers in the table's coding (building as its code; -1 = not given)."""
+        out = {}
+        for f in _NUM_FIELDS:
+            v = q.get(f)
+            if v is None:
+                continue
+            out[f] = self._bldg_code.get(v, -2) if f == "building" else int(v)
+        return out
+
+    def _resolve(self, p: AddressParts) -> _Res:
+        key = p.key
+        j = self._text_pos.get(key)
+        if j is not None and key not in self._dups:
+            return _Res(j, self._parcel[j], 100.0, "exact", "normalised text equals the table's",
+                        "地址完全匹配", np.array([j]), np.array([100.0]))
+        q = self._query(p)
+        if key in self._dups:
+            return self._decide(q, np.array(self._dups[key]), np.full(len(self._dups[key]), 100.0),
+                                np.ones(len(self._dups[key]), bool))
+        if q["road"] or q["estate"]:
+            k = self._part_key((q["road"] or "", _n(q["road_no"]), _n(q["sub_no"]),
+                                q["estate"] or "", q["building"] or "", _n(q["unit"]),
+                                _n(q["floor"]), _n(q["room"]), "", -1, -1))
+        else:
+            k = ("v", q["community"] or "", _n(q["group"]), _n(q["house_no"]))
+        j = self._part_pos.get(k)
+        if j is not None and j >= 0:
+            return _Res(j, self._parcel[j], 100.0, "exact",
+                        "every part equals the table's (the text differs only in wording)",
+                        "地址匹配（写法不同，各部分一致）", np.array([j]), np.array([100.0]))
+        if p.intersection is not None:
+            a, b = p.intersection
+            return _none(f"an intersection ({a} / {b}) is not an address",
+                         f"“{a}与{b}交叉口”是路口而非门牌地址，请输入门牌号或小区楼栋")
+        if not (q["road"] or q["estate"] or q["community"]):
+            what = p.rest or p.key or p.raw
+            return _none(f"no road, estate or village in {p.raw!r}",
+                         f"地址无法识别（“{what}”）：请输入路名和门牌号，或小区名和楼栋号，"
+                         "或村名和组号")
+        blocks, problem = self._blocks(q)
+        if blocks.size == 0:
+            return problem
+        return self._score(q, blocks)
+
+    # -- blocking
+    def _names(self, name: str | None, known: frozenset, names: list[str]) -> list[str]:
+        """Table names a typed name may mean: itself, the known name it ends with, near ones."""
+        if not name:
+            return []
+        if name in known:
+            return [name]
+        _, tail = _split_known(name, known)
+        if tail in known:
+            return [tail]
+        hits = process.extract(name, names, scorer=fuzz.ratio, score_cutoff=75, limit=3)
+        if not hits:
+            hits = [h for h in process.extract(name, names, scorer=fuzz.partial_ratio,
+                                               score_cutoff=90, limit=3)
+                    if len(h[0]) >= 3 and (h[0] in name or name in h[0])]
+        return [h[0] for h in hits]
+
+    def _blocks(self, q: dict) -> tuple[np.ndarray, _Res | None]:
+        parts: list[np.ndarray] = []
+        problems: list[_Res] = []
+        if q["road"]:
+            roads = self._names(q["road"], self._road_set, self._roads)
+            if not roads and not q["estate"]:
+                # "马王坪新村2号": a numbered name may be the estate in the table
+                est = self._names(q["road"], self._estate_set, self._estates)
+                for e in est:
+                    parts.append(self._by_estate[(e,)])
+                if not est:
+                    problems.append(_none(f"road {q['road']!r} is not in the index",
+                                          f"未找到该地址：路名“{q['road']}”不在本区地址库中"))
+            for r in roads:
+                if q["road_no"] is not None:
+                    b = self._by_road_no.get((r, q["road_no"]))
+                    if b is not None:
+                        parts.append(b)
+                    else:
+                        problems.append(self._no_number(r, q["road_no"]))
+                else:
+                    parts.append(self._by_road[(r,)])
+        if q["estate"] and not (parts and q["road_no"] is not None):
+            # with a road and number found, the estate name only checks the candidates
+            est = self._names(q["estate"], self._estate_set, self._estates)
+            for e in est:
+                b = self._by_estate[(e,)]
+                if q["building"] is not None:
+                    code = self._bldg_code.get(q["building"], -2)
+                    b = b[self._num["building"][b] == code]
+                parts.append(b)
+            if not est and not q["road"]:
+                problems.append(_none(f"estate {q['estate']!r} is not in the index",
+                                      f"未找到该地址：小区“{q['estate']}”不在本区地址库中"))
+        if q["community"] and not q["road"] and not q["estate"]:
+            comms = self._names(q["community"], self._community_set, self._communities)
+            for c in comms:
+                if q["group"] is not None:
+                    b = self._by_village.get((c, q["group"]))
+                    if b is not None:
+                        parts.append(b)
+                    else:
+                        problems.append(_none(
+                            f"{c} has no group {q['group']}",
+                            f"未找到该地址：{c}没有{q['group']}组"))
+                else:
+                    parts.append(self._by_community[(c,)])
+            if not comms:
+                problems.append(_none(f"community/village {q['community']!r} is not in the index",
+                                      f"未找到该地址：“{q['community']}”不在本区地址库中"))
+        blocks = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+        if blocks.size:
+            return blocks, None
+        return blocks, problems[0] if problems else _none(
+            "no candidate block", "未找到该地址，请核对路名、门牌号或小区名")
+
+    def _no_number(self, road: str, no: int) -> _Res:
+        rows = self._by_road[(road,)]
+        nums = np.unique(self._num["road_no"][rows])
+        nums = nums[nums >= 0]
+        near = nums[np.argsort(np.abs(nums - no), kind="stable")[:5]]
+        first = [int(rows[np.argmax(self._num["road_no"][rows] == v)]) for v in near]
+        return _none(f"road {road!r} has no number {no} (nearest: {near.tolist()})",
+                     f"未找到该地址：“{road}”没有{no}号，请核对门牌号", first,
+                     np.zeros(len(first)))
+
+    # -- scoring
+    def _score(self, q: dict, rows: np.ndarray) -> _Res:
+        nq = self._num_query(q)
+        ok = np.ones(rows.size, bool)
+        first_fail = None
+        for f, v in nq.items():
+            col = self._num[f][rows]
+            hit = col == v
+            if first_fail is None and not (ok & hit).any():
+                first_fail = f
+            ok &= hit
+        if not ok.any():
+            return self._no_agreement(q, rows, first_fail)
+        rows = rows[ok]
+        sim, low = self._similarity(q, rows)
+        if low.all():
+            return self._no_agreement(q, rows, None)
+        rows, sim = rows[~low], sim[~low]
+        order = np.argsort(-sim, kind="stable")
+        rows, sim = rows[order], sim[order]
+        complete = np.ones(rows.size, bool)
+        for f in _COMPLETE_FIELDS:
+            if q.get(f) is None:
+                complete &= self._num[f][rows] < 0
+        return self._decide(q, rows, sim, complete)
+
+    def _no_agreement(self, q: dict, rows: np.ndarray, field: str | None) -> _Res:
+        where = _where_zh(q)
+        if field:
+            v = q[field]
+            zh = {"building": f"{v}栋", "unit": f"{v}单元", "floor": f"{v}楼",
+                  "room": f"{v}号房", "sub_no": f"附{v}号", "road_no": f"{v}号",
+                  "group": f"{v}组", "house_no": f"{v}号"}[field]
+            reason = f"no candidate has {field}={v} (block of {rows.size})"
+            reason_zh = f"未找到该地址：{where}下没有{zh}，请核对"
+        else:
+            reason = f"the names contradict every candidate (block of {rows.size})"
+            reason_zh = f"未找到该地址：{where}与所填小区名或路名不一致，请核对"
+        cands = rows[:5]
+        return _none(reason, reason_zh, cands, np.zeros(len(cands)))
+
+    def _similarity(self, q: dict, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Name similarity (0-100) of the query and each row, and which rows contradict it.
+
+        Numbers are not scored: they were required to be equal. Each name the query gives
+        (road, estate; the 村/社区 when there is neither) is compared with rapidfuzz's ratio and
+        weighted by its length; a road may also match the row's estate (``马王坪新村2号``). A
+        name below 50 contradicts the row.
+        """
+        total = np.zeros(rows.size)
+        weight = 0.0
+        low = np.zeros(rows.size, bool)
+        fields = [f for f in ("road", "estate") if q[f]] or (["community"] if q["community"]
+                                                              else [])
+        for f in fields:
+            qv = q[f]
+            arr = {"road": self._road, "estate": self._estate,
+                   "community": self._community}[f]
+            s = process.cdist([qv], list(arr[rows]), scorer=fuzz.ratio)[0].astype(float)
+            if f == "road":
+                alt = process.cdist([qv], list(self._estate[rows]), scorer=fuzz.ratio)[0]
+                s = np.maximum(s, alt)
+            low |= s < 50
+            total += len(qv) * s
+            weight += len(qv)
+        return (total / weight if weight else np.full(rows.size, 100.0)), low
+
+    def _decide(self, q: dict, rows: np.ndarray, sim: np.ndarray, complete: np.ndarray) -> _Res:
+        best_c = np.flatnonzero(complete)
+        if best_c.size:
+            b = best_c[0]
+            others = np.delete(sim[complete], 0)
+            second = float(others[0]) if others.size else 0.0
+            if sim[b] >= self.threshold and sim[b] - second >= self.margin:
+                r = int(rows[b])
+                return _Res(r, self._parcel[r], float(sim[b]), "fuzzy",
+                            f"best candidate {sim[b]:.0f} vs next {second:.0f} "
+                            f"among {rows.size} in its block",
+                            f"找到最接近的地址：{self._text[r]}（相似度{sim[b]:.0f}），请核对",
+                            rows, sim)
+        if sim[0] < self.threshold:
+            return _none(f"best candidate scores {sim[0]:.0f} < {self.threshold:.0f}",
+                         f"未找到足够相近的地址（最接近：{self._text[rows[0]]}），请核对路名、"
+                         "小区名后重新输入", rows, sim, float(sim[0]))
+        parcels = set(self._parcel[rows].tolist())
+        if len(parcels) == 1 and None not in parcels:
+            pid = next(iter(parcels))
+            missing = [_FIELD_ZH[f] for f in ("building", "unit", "room")
+                       if q.get(f) is None and (self._num[f][rows] >= 0).any()]
+            ask = "/".join(missing) or "门牌号"
+            return _Res(None, pid, float(sim[0]), "partial",
+                        f"all {rows.size} candidates lie on parcel {pid}; the text names no "
+                        f"single address",
+                        f"地址只到门牌号或小区，已定位到宗地{pid}；如需具体到户请补充{ask}",
+                        rows, sim)
+        ask = "/".join(dict.fromkeys(
+            _FIELD_ZH[f] for f in ("road_no", "building", "unit", "room")
+            if q.get(f) is None and (self._num[f][rows] >= 0).any())) or "楼栋/单元/房号"
+        return _none(f"ambiguous: {rows.size} candidates, best {sim[0]:.0f}",
+                     f"找到多个相近地址，请补充{ask}", rows, sim, float(sim[0]))
+
+
+def _n(v) -> int:
+    return -1 if v is None else int(v)
+
+
+def _groups(cols: dict[str, np.ndarray], names: list[str], mask: np.ndarray
+            ) -> dict[tuple, np.ndarray]:
+    """Row positions by the values of ``names`` (rows where ``mask``), keys as tuples."""
+    pos = np.flatnonzero(mask)
+    if pos.size == 0:
+        return {}
+    codes, uniques = [], []
+    for name in names:
+        c, u = pd.factorize(cols[name][pos])
+        codes.append(c)
+        uniques.append(u)
+    key = np.zeros(pos.size, dtype=np.int64)
+    for c, u in zip(codes, uniques, strict=True):
+        key = key * (len(u) + 1) + c
+    order = np.argsort(key, kind="stable")
+    k_sorted = key[order]
+    starts = np.flatnonzero(np.r_[True, k_sorted[1:] != k_sorted[:-1]])
+    ends = np.r_[starts[1:], k_sorted.size]
+    out = {}
+    for s0, e0 in zip(starts, ends, strict=True):
+        first = order[s0]
+        k = tuple(u[c[first]].item() if hasattr(u[c[first]], "item") else u[c[first]]
+                  for c, u in zip(codes, uniques, strict=True))
+        out[k] = pos[order[s0:e0]]
+    return out
+
+
+def _strings(values) -> np.ndarray:
+    """Object array of str, "" for missing (and never pandas' Arrow-backed strings)."""
+    arr = pd.Series(values, dtype=object).to_numpy(dtype=object, na_value="")
+    return np.array(["" if v is None or v != v else str(v) for v in arr], dtype=object)
+
+
+def _components(a: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The table in the index's working form: normalised names, numbers with -1 for none."""
+    n = len(a)
+    cols: dict[str, np.ndarray] = {"address": _strings(a["address"])}
+    cols["parcel_id"] = (np.array([None if v == "" else v for v in _strings(a["parcel_id"])],
+                                  dtype=object)
+                         if "parcel_id" in a.columns else np.full(n, None, dtype=object))
+
+    def text_col(name):
+        if name not in a.columns:
+            return np.full(n, "", dtype=object)
+        codes, names = pd.factorize(_strings(a[name]))
+        keys = np.array(_normalize_many([str(x) for x in names]), dtype=object)
+        return keys[codes] if len(keys) else np.full(n, "", dtype=object)
+
+    def num_col(*names):
+        for name in names:
+            if name in a.columns:
+                v = pd.to_numeric(a[name], errors="coerce").fillna(0).to_numpy()
+                return np.where(v > 0, v, -1).astype(np.int64)
+        return np.full(n, -1, dtype=np.int64)
+
+    have = {"road", "road_no", "estate"} <= set(a.columns)
+    for f in ("road", "estate", "community"):
+        cols[f] = text_col(f)
+    for f, names in (("road_no", ("road_no",)), ("sub_no", ("sub_no",)), ("unit", ("unit",)),
+                     ("floor", ("floor",)), ("room", ("room",)), ("group", ("group", "group_no")),
+                     ("house_no", ("house_no", "village_no"))):
+        cols[f] = num_col(*names)
+    if "building" in a.columns:
+        b = np.array([x.upper() for x in _strings(a["building"])], dtype=object)
+        cols["building"] = np.where(np.isin(b, ["0", "NAN", "NONE"]), "", b)
+    else:
+        cols["building"] = np.full(n, "", dtype=object)
+    # rows the columns do not describe (villages: no group column; or no columns at all) are
+    # read from the text
+    need = (cols["road"] == "") & (cols["estate"] == "") if have else np.ones(n, bool)
+    rows = np.flatnonzero(need)
+    if rows.size:
+        parsed = [parse_address(x) for x in cols["address"][rows]]
+        for f in ("road", "estate", "community"):
+            new = np.array([_name_key(getattr(p, f) or "") for p in parsed], dtype=object)
+            if f == "community":
+                new = np.where(new == "", cols[f][rows], new)
+            cols[f][rows] = new
+        for f in ("road_no", "sub_no", "unit", "floor", "room", "group", "house_no"):
+            cols[f][rows] = [_n(getattr(p, f)) for p in parsed]
+        cols["building"][rows] = ["" if p.building is None else str(p.building) for p in parsed]
+    return cols
+
+
+# ------------------------------------------------------------------------------------ noise
+_FULL = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEF-()"})
+_TYPO_POOL = (
+    "的一是在有和人这中大为上个国以要时来用们生到作地于出就分对成会可主发年同工也能下"
+    "过子说产种面而方后多定行学所民得经之进等部度家电力里如水化高自理起小物现实加量都"
+    "体制机当使点从业本去把性好应开它合还因由其些然前外天政"
+)
+
+
+def noisy_addresses(addresses: pd.DataFrame, *, n: int = 2_000, seed: int = 0) -> pd.DataFrame:
+    """Typed-by-a-parent variants of table addresses, to measure a matcher.
+
+    Each variant takes one table address and applies one to four of: full-width digits; dropping
+    ``重庆市`` or ``重庆市渝北区`` (or writing ``重庆渝北``); dropping the 街道; ``幢``/``座``/``号楼``/
+    ``洞`` for ``栋``; ``二单元``; ``15楼3号``/``15层3号``/``1503室``/``15-03`` for ``15-3``;
+    ``2附1号``/``2-附1号``/``2号附1`` for ``2号附1号``; ``三组``/``3社`` for ``3组``; spaces;
+    one wrong character in the estate name; no estate name at all.
+
+    Parameters
+    ----------
+    addresses : pandas.DataFrame
+        The table (index ``address_id``, column ``address``; ``street`` and ``estate`` columns
+        let the street and estate transforms find their text).
+    n : int
+        Number of variants (drawn without replacement when the table is large enough).
+    seed : int
+        Seed of the generator.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``text``, ``address_id`` (the truth), ``noise`` (the transforms applied).
+    """
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(addresses), size=n, replace=n > len(addresses))
+    texts, truth, kinds = [], [], []
+    street = addresses["street"] if "street" in addresses.columns else None
+    estate = addresses["estate"] if "estate" in addresses.columns else None
+    for i in pick:
+        s = str(addresses["address"].iat[i])
+        applied = []
+        st = str(street.iat[i]) if street is not None else ""
+        es = str(estate.iat[i]) if estate is not None else ""
+        ops = rng.permutation(["prefix", "street", "building", "unit", "room", "sub", "group",
+                               "estate", "width", "space"])
+        k = int(rng.integers(1, 5))
+        for op in ops:
+            if len(applied) >= k:
+                break
+            t = _noise(op, s, st, es, rng)
+            if t is not None and t != s:
+                s = t
+                applied.append(op)
+        texts.append(s)
+        truth.append(addresses.index[i])
+        kinds.append(",".join(applied))
+    return pd.DataFrame({"text": texts, "address_id": truth, "noise": kinds})
+
+
+def _noise(op: str, s: str, street: str, estate: str, rng) -> str | None:
+    r = rng.random()
+    if op == "prefix" and s.startswith("重庆市"):
+        rest = s[3:]
+        if r < 0.4:
+            return rest
+        d = next((d for d in _DISTRICTS if rest.startswith(d)), "")
+        if r < 0.8:
+            return rest[len(d):]
+        return "重庆" + d[:-1] + rest[len(d):] if d else None
+    if op == "street" and street and street in s:
+        return s.replace(street, "", 1)
+    if op == "building" and "栋" in s:
+        return s.replace("栋", ["幢", "座", "号楼", "洞", "#"][int(r * 5)], 1)
+    if op == "unit":
+        m = re.search(r"(\d)单元", s)
+        if m:
+            return s[:m.start()] + _cn_str(int(m[1])) + s[m.start() + 1:]
+    if op == "room":
+        m = re.search(r"单元(\d+)-(\d+)$", s)
+        if m:
+            f, rm = m[1], m[2]
+            new = [f"{f}楼{rm}号", f"{f}层{rm}号", f"{f}{int(rm):02d}室", f"{f}-{int(rm):02d}",
+                   f"{f}{int(rm):02d}"][int(r * 5)]
+            return s[:m.start(1)] + new
+    if op == "sub":
+        m = re.search(r"(\d+)号附(\d+)号", s)
+        if m:
+            new = [f"{m[1]}附{m[2]}号", f"{m[1]}-附{m[2]}号", f"{m[1]}号附{m[2]}"][int(r * 3)]
+            return s[:m.start()] + new + s[m.end():]
+    if op == "group":
+        m = re.search(r"(\d+)组", s)
+        if m:
+            new = _cn_str(int(m[1])) + "组" if r < 0.5 else m[1] + "社"
+            return s[:m.start()] + new + s[m.end():]
+    if op == "estate" and estate and estate in s and len(estate) >= 4:
+        if r < 0.5:
+            return s.replace(estate, "", 1)
+        j = int(rng.integers(0, len(estate) - 1))  # keep the suffix (苑, 花园…) as typed
+        typo = estate[:j] + _TYPO_POOL[int(rng.integers(len(_TYPO_POOL)))] + estate[j + 1:]
+        return s.replace(estate, typo, 1)
+    if op == "width":
+        return s.translate(_FULL)
+    if op == "space":
+        cut = sorted(rng.choice(np.arange(1, len(s)), size=min(3, len(s) - 1), replace=False))
+        return "".join(s[a:b] + " " for a, b in zip([0, *cut], [*cut, len(s)], strict=True))[:-1]
+    return None
+
+
+# ------------------------------------------------------------------------------------ rules
+RULE_KINDS = ("road", "address", "area", "group", "estate", "unparsed")
+_RULE_SPLIT = re.compile(r"[、，,；;\n]")
+_RULE_ROAD_SUF = (r"(?:大道|大街|支路|辅路|步行街|巷子|胡同|横街|正街|新街|路|街|巷|弄|段)")
+_RULE_ROAD_RE = re.compile(rf"^.+{_RULE_ROAD_SUF}$")
+_RULE_AREA_RE = re.compile(r"^.+(?:社区|村|居委会|村委会)$")
+_RULE_ESTATE_RE = re.compile(rf"^.+{_ESTATE_SUF}$")
+_RULE_TOWN_RE = re.compile(rf"^(.{{1,6}}?(?:镇|街道|乡)){_NOT_ROAD}(?=.)")
+_RULE_NUMBER_RE = re.compile(rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<no>\d+)号(?:附\d+号)?$")
+_RULE_RANGE_RE = re.compile(
+    rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<lo>\d+)号?(?:-|至|到)(?P<hi>\d+)号$")
+_RULE_GROUPS_RE = re.compile(rf"^(?P<area>.+?)(?P<lo>\d+|[{_CN}]+)(?:(?:-|至|到)"
+                             rf"(?P<hi>\d+|[{_CN}]+))?(?:组|社)$")
+_RULE_SERIES_RE = re.compile(
+    rf"^(?P<stem>.+?)(?P<dir>[东南西北]?)(?P<a>\d+|[{_CN}]+)(?P<s1>支路|路|街|巷)?"
+    rf"(?:至|到|-)(?P=dir)?(?P<b>\d+|[{_CN}]+)(?P<s2>支路|路|街|巷)$")
+_BOUNDARY_RE = re.compile(r"以东|以西|以南|以北|一侧|沿线|之间|围合|范围内|东侧|西侧|南侧|北侧|两侧")
+_SEGMENT_RE = re.compile(r"[东南西北中]?(?:[一二三四五六七八九十]+)?(?:段|路|街)")
+_PARITY = {"odd": re.compile(r"单号|单数|奇数"), "even": re.compile(r"双号|双数|偶数")}
+_PRIORITY = {"address": 0, "group": 2, "road": 3, "estate": 4, "area": 5, "unparsed": 9}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """One clause of a published 划片 list.
+
+    Attributes
+    ----------
+    kind : str
+        ``"road"`` (a whole road, or its 单号/双号 side, listed numbers or ranges, with
+        exceptions), ``"address"`` (one or more numbers written inline: ``东大街151号``),
+        ``"area"`` (a 社区 or 村), ``"group"`` (村民小组 of an area: ``德通桥1-4组``),
+        ``"estate"`` (a named estate) or ``"unparsed"`` (a clause whose membership cannot be
+        decided from an address: a boundary description, "the groups nearer the school"); an
+        unparsed rule never matches.
+    raw : str
+        The clause as published.
+    school : str or None
+        The school the clause belongs to.
+    road : str or None
+        The road (normalised, Chinese numerals kept: ``柳南一路``).
+    parity : str or None
+        ``"odd"`` (单号) or ``"even"`` (双号).
+    numbers : tuple of int
+        Listed door numbers (``南熏大道一段（84号、188号、366号）``).
+    ranges : tuple of (int, int)
+        Door-number ranges, inclusive (``新南路1-99号``).
+    except_numbers : tuple of int
+        Numbers excluded (``柳城北街（999号除外）``, ``江安路（除666号、739号外）``).
+    area : str or None
+        社区/村 or estate name.
+    groups : tuple of int
+        村民小组 numbers.
+    street : str or None
+        A 镇/街道 written before the name (``万春镇花容路``).
+    note : str or None
+        Qualifier text that was not read (the reason for ``"unparsed"``).
+    """
+
+    kind: str
+    raw: str
+    school: str | None = None
+    road: str | None = None
+    parity: str | None = None
+    numbers: tuple[int, ...] = ()
+    ranges: tuple[tuple[int, int], ...] = ()
+    except_numbers: tuple[int, ...] = ()
+    area: str | None = None
+    groups: tuple[int, ...] = ()
+    street: str | None = None
+    note: str | None = None
+
+    def matches(self, parts: AddressParts) -> bool:
+        """Whether an address (parsed) falls under this clause; exceptions respected.
+
+        Road names are compared in normalised form; a rule name with a place prefix
+        (``柳城永宁路``) matches an address that writes the place as its 街道/镇 or locality
+        (``柳城街道永宁路``). 社区/村 names match when one ends with the other (the list may add
+        a place prefix: ``柳城鱼凫社区`` ↔ ``鱼凫社区``). A clause restricted to numbers, a side
+        or ranges does not match an address without a door number.
+        """
+        if self.kind in ("road", "address"):
+            if not self._road_ok(parts):
+                return False
+            n = parts.road_no
+            if n is not None and n in self.except_numbers:
+                return False
+            if not (self.parity or self.numbers or self.ranges):
+                return self.kind == "road"
+            if n is None:
+                return False
+            if self.parity == "odd" and n % 2 == 0 or self.parity == "even" and n % 2 == 1:
+                return False
+            if self.numbers or self.ranges:
+                return n in self.numbers or any(lo <= n <= hi for lo, hi in self.ranges)
+            return True
+        if self.kind == "area":
+            return _area_ok(self.area, parts.community)
+        if self.kind == "group":
+            return parts.group in self.groups and _area_ok(self.area, parts.community)
+        if self.kind == "estate":
+            a = _name_key(self.area or "")
+            names = [_name_key(x) for x in (parts.estate, parts.road) if x]
+            return bool(a) and any(x == a or x.startswith(a) for x in names)
+        return False
+
+    def _road_ok(self, parts: AddressParts) -> bool:
+        if not self.road or not parts.road:
+            return False
+        rule = _name_key(self.road)
+        road = _name_key(parts.road)
+        if self.street and parts.street and _stem(self.street) != _stem(parts.street):
+            return False
+        if road == rule:
+            return True
+        prefixes = [parts.locality, parts.street, _stem(parts.street), parts.community,
+                    _stem(parts.community)]
+        return any(p and _name_key(p) + road == rule for p in prefixes)
+
+
+def _stem(name: str | None) -> str | None:
+    if not name:
+        return name
+    return re.sub(r"(?:街道|镇|乡|社区|居委会|村委会|村)$", "", name) or name
+
+
+def _area_ok(area: str | None, community: str | None) -> bool:
+    if not area or not community:
+        return False
+    a, c = _stem(_name_key(area)), _stem(_name_key(community))
+    if a == c:
+        return True
+    short, long_ = sorted((a, c), key=len)
+    return len(short) >= 2 and long_.endswith(short)
+
+
+def _split_clauses(text: str) -> list[str]:
+    """Split on 、，,；; at the top level only: ``X路（84号、188号）`` stays one clause."""
+    out, buf, depth = [], [], 0
+    for ch in text:
+        if ch in "(（[【":
+            depth += 1
+        elif ch in ")）]】":
+            depth = max(0, depth - 1)
+        if depth == 0 and _RULE_SPLIT.match(ch):
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    out.append("".join(buf))
+    return [c.strip() for c in out if c.strip()]
+
+
+def _numbers(text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    nums, ranges = [], []
+    for m in re.finditer(r"(\d+)号?(?:-|至|到)(\d+)号|(\d+)号", text):
+        if m[3]:
+            nums.append(int(m[3]))
+        else:
+            lo, hi = int(m[1]), int(m[2])
+            ranges.append((min(lo, hi), max(lo, hi)))
+    return nums, ranges
+
+
+def _series(name: str) -> list[str] | None:
+    """``柳南一路至七路`` → 柳南一路…柳南七路; ``双河一至三巷``; ``柳浪湾北一巷-北五巷``."""
+    m = _RULE_SERIES_RE.match(name)
+    if not m or (m["s1"] and m["s1"] != m["s2"]):
+        return None
+    a, b = _cn_int(m["a"]), _cn_int(m["b"])
+    if a is None or b is None or not 0 < a < b <= 50:
+        return None
+    arabic = m["a"].isdigit()
+    return [f"{m['stem']}{m['dir']}{i if arabic else _cn_str(i)}{m['s2']}"
+            for i in range(a, b + 1)]
+
+
+def _parse_clause(raw: str, school: str | None) -> list[Rule]:
+    c = unicodedata.normalize("NFKC", raw).strip()
+    c = _DASH.sub("-", re.sub(r"\s+", "", c))
+    base = {"raw": raw, "school": school}
+    m = re.match(r"^(?P<name>[^()]*)\((?P<q>[^()]*)\)(?P<tail>[^()]*)$", c)
+    name, qual = (m["name"], m["q"]) if m else (c, "")
+    if m and m["tail"]:
+        return [Rule(kind="unparsed", note=f"text after the parentheses: {m['tail']}", **base)]
+    if "(" in name or ")" in name:
+        return [Rule(kind="unparsed", note="unbalanced parentheses", **base)]
+    town = None
+    t = _RULE_TOWN_RE.match(name)
+    if t:
+        town, name = t[1], name[t.end():]
+    base["street"] = town
+    name = re.sub(r"(?:楼盘|片区)$", "", name)
+    if _BOUNDARY_RE.search(name):
+        area = re.match(r"^(.+?(?:社区|村))(.+)$", name)
+        return [Rule(kind="unparsed", area=area[1] if area else None,
+                     note=f"boundary description, needs a map: {area[2] if area else name}",
+                     **base)]
+    # the qualifier in parentheses
+    parity = None
+    numbers: list[int] = []
+    ranges: list[tuple[int, int]] = []
+    excepts: list[int] = []
+    groups: list[int] = []
+    aliases: list[str] = []
+    vague = None
+    if qual:
+        if "除" in qual:
+            excepts, ex_ranges = _numbers(qual)
+            if ex_ranges:
+                return [Rule(kind="unparsed", note=f"excepted ranges: {qual}", **base)]
+            if not excepts:
+                vague = qual
+        else:
+            for piece in re.split(r"[、,，;；]", qual):
+                if not piece:
+                    continue
+                par = next((k for k, p in _PARITY.items() if p.search(piece)), None)
+                g = re.fullmatch(rf"(\d+|[{_CN}]+)(?:(?:-|至|到)(\d+|[{_CN}]+))?(?:组|社)", piece)
+                if par:
+                    parity = par
+                elif g:
+                    lo = _cn_int(g[1])
+                    hi = _cn_int(g[2]) if g[2] else lo
+                    groups += list(range(lo, hi + 1)) if lo and hi and lo <= hi else []
+                elif re.fullmatch(r"(\d+号?(?:-|至|到))?\d+号", piece):
+                    nn, rr = _numbers(piece)
+                    numbers += nn
+                    ranges += rr
+                elif _SEGMENT_RE.fullmatch(piece) or (
+                        re.fullmatch(r"(?:[东南西北中]?(?:段|路|街))+", piece)):
+                    stem = re.sub(r"[东南西北中一二三四五六七八九十]+段$", "", name)
+                    for seg in re.findall(r"[东南西北中]?[一二三四五六七八九十]*(?:段|路|街)",
+                                          piece):
+                        aliases.append(stem + seg)
+                elif _RULE_ROAD_RE.match(piece) and len(piece) >= 3:
+                    aliases.append(piece)
+                else:
+                    vague = piece if vague is None else f"{vague}、{piece}"
+    # inline numbers and ranges: "东大街151号", "新南路1-99号", "德通桥1-4组"
+    mnum = _RULE_NUMBER_RE.match(name)
+    mrange = _RULE_RANGE_RE.match(name)
+    mgrp = _RULE_GROUPS_RE.match(name)
+    if vague is not None:
+        area = name if (_RULE_AREA_RE.match(name) or not _RULE_ROAD_RE.match(name)) else None
+        return [Rule(kind="unparsed", road=None if area else name, area=area,
+                     note=f"qualifier not decidable from an address: {vague}", **base)]
+    if mrange:
+        return [Rule(kind="road", road=mrange["road"], parity=parity,
+                     ranges=(*ranges, (int(mrange["lo"]), int(mrange["hi"]))),
+                     numbers=tuple(numbers), except_numbers=tuple(excepts), **base)]
+    if mnum:
+        return [Rule(kind="address", road=mnum["road"], numbers=(int(mnum["no"]), *numbers),
+                     **base)]
+    if mgrp and not _RULE_ROAD_RE.match(name):
+        lo = _cn_int(mgrp["lo"])
+        hi = _cn_int(mgrp["hi"]) if mgrp["hi"] else lo
+        if lo is not None and hi is not None and lo <= hi:
+            return [Rule(kind="group", area=mgrp["area"], groups=tuple(range(lo, hi + 1)),
+                         **base)]
+    if groups:
+        return [Rule(kind="group", area=name, groups=tuple(groups), **base)]
+    series = _series(name)
+    if series:
+        return [Rule(kind="road", road=r, **base) for r in series]
+    roads = ([name] if _RULE_ROAD_RE.match(name) else []) + aliases
+    if roads:
+        return [Rule(kind="road", road=r, parity=parity, numbers=tuple(numbers),
+                     ranges=tuple(ranges), except_numbers=tuple(excepts), **base)
+                for r in dict.fromkeys(roads)]
+    if _RULE_AREA_RE.match(name):
+        return [Rule(kind="area", area=name, **base)]
+    if _RULE_ESTATE_RE.match(name):
+        return [Rule(kind="estate", area=name, **base)]
+    return [Rule(kind="unparsed", note="not a road, 社区/村, 组 or estate name", **base)]
+
+
+def parse_rules(text: str, *, school: str | None = None) -> list[Rule]:
+    """Parse one school's published 划片 clause list.
+
+    Clauses are split on ``、，,；;`` outside parentheses; every clause gives at least one
+    :class:`Rule` (a series such as ``柳南一路至七路`` gives one per road, an alias
+    ``迎晖路（新东路）`` one per name), and a clause that cannot be read gives
+    ``Rule(kind="unparsed")`` — nothing is dropped.
+
+    Parameters
+    ----------
+    text : str
+        The clauses, e.g. ``"万春东路、长安路（门牌号为单号）、东大街151号"``.
+    school : str, optional
+        The school they belong to.
+
+    Returns
+    -------
+    list of Rule
+
+    Examples
+    --------
+    >>> [(r.kind, r.road, r.parity) for r in parse_rules("长安路（门牌号为单号）、万春东路")]
+    [('road', '长安路', 'odd'), ('road', '万春东路', None)]
+    >>> r = parse_rules("江安路（除666号、739号外）")[0]
+    >>> r.except_numbers
+    (666, 739)
+    >>> [r.road for r in parse_rules("双河一至三巷")]
+    ['双河一巷', '双河二巷', '双河三巷']
+    """
+    rules: list[Rule] = []
+    for clause in _split_clauses(unicodedata.normalize("NFKC", text)):
+        rules += _parse_clause(clause, school)
+    return rules
+
+
+def parse_rule_list(text: str) -> list[Rule]:
+    """Parse a whole published list, one school a line: ``学校: clause、clause…``.
+
+    Lines may start with a bullet (``-``, ``*``, ``1.``); the colon may be full-width. Lines
+    whose part before the colon has no Chinese character (prose, ``Source: …``), headings
+    (``#``) and rules (``---``) are skipped.
+
+    Parameters
+    ----------
+    text : str
+        The list.
+
+    Returns
+    -------
+    list of Rule
+        In the order of the text, each with its ``school``.
+    """
+    rules: list[Rule] = []
+    for line in unicodedata.normalize("NFKC", text).splitlines():
+        s = line.strip()
+        if not s or s.startswith("#") or set(s) <= set("-=_* "):
+            continue
+        s = re.sub(r"^(?:[-*•]\s*|\d+[.、)]\s*)", "", s)
+        if ":" not in s:
+            continue
+        school, clauses = s.split(":", 1)
+        school = school.strip()
+        if not re.search(r"[\u4e00-\u9fff]", school) or len(school) > 40:
+            continue
+        rules += parse_rules(clauses, school=school)
+    return rules
+
+
+def match_rules(rules: Iterable[Rule], parts: AddressParts) -> list[Rule]:
+    """Every rule an address falls under, most specific first.
+
+    Exceptions are part of each rule (``东大街（151号除外）`` does not match 东大街151号), so an
+    address on a road split between schools matches only its own side. Order: inline addresses,
+    then roads restricted by numbers/ranges, by side, by exceptions, then whole roads, groups,
+    estates and areas. When two schools still match, the list was ambiguous; the caller decides.
+
+    Parameters
+    ----------
+    rules : iterable of Rule
+    parts : AddressParts
+        A parsed address (:func:`parse_address`).
+
+    Returns
+    -------
+    list of Rule
+    """
+    hits = [r for r in rules if r.matches(parts)]
+
+    def rank(r: Rule) -> tuple:
+        if r.kind == "road":
+            sub = 0 if (r.numbers or r.ranges) else 1 if r.parity else 2 if r.except_numbers else 3
+            return (1, sub)
+        return (_PRIORITY[r.kind], 0)
+
+    return sorted(hits, key=rank)
