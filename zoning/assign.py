@@ -29,7 +29,7 @@ from zoning.zones import intersection_areas
 
 __all__ = ["Locator", "assign_parcels", "assign_points", "split_parcels"]
 
-#: Points processed at a time: bounds the working memory of a batch (about 40 bytes a point).
+#: Points processed at a time: bounds the working memory of a batch (about 20 bytes a point).
 _CHUNK = 1 << 20
 #: Default grid: aim for this share of cells crossed by a zone boundary ("mixed" cells, whose
 #: points need an exact point-in-polygon test), within these bounds on the number of cells.
@@ -115,9 +115,9 @@ class Locator:
             Keep only the zones of this level (``zones["level"] == level``). Without it the
             layer must hold a single level, since zones of different levels overlap.
         cell_size : float, optional
-            Side of a grid cell in CRS units. By default it is chosen so that about 5 % of the
-            cells are crossed by a zone boundary (2.5 %), with between 4 096 and 4.2
-            million cells.
+            Side of a grid cell in CRS units. By default it is chosen so that about 2.5 % of
+            the cells are crossed by a zone boundary, with between 4,096 and 4.2 million cells
+            (16 MB).
 
         Returns
         -------
@@ -168,6 +168,10 @@ class Locator:
         if not present.any():
             raise ValidationError("every zone has an empty geometry; draw the zones first")
         shapely.prepare(geoms[present])
+        # GEOS builds a prepared polygon's point index on first use: build it now, so that
+        # queries only read it (and may run from several threads at once)
+        b = shapely.bounds(geoms[present])
+        shapely.intersects_xy(geoms[present], (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
         grid = _build_grid(geoms, present, zones.index, cell_size)
         return cls(geoms=geoms, zone_ids=zones.index.copy(), level=level, crs=zones.crs, **grid)
 
@@ -176,9 +180,6 @@ class Locator:
         return (f"Locator(level={self.level!r}, zones={len(self.zone_ids)}, "
                 f"grid={self._nx}×{self._ny} cells of {self.cell_size:.4g}, "
                 f"mixed={mixed:.1%}, crs={self.crs.to_string() if self.crs else None})")
-
-    def __getstate__(self):
-        return self.__dict__.copy()
 
     def __setstate__(self, state):
         self.__dict__.update(state)
@@ -293,18 +294,22 @@ class Locator:
 
     def _codes(self, xs, ys):
         """Grid code of every point: zone position, -1 for none, <= -2 for a mixed cell."""
+        # in place where possible: about 18 bytes a point of working memory
         fx = xs - self._x0
         fx *= self._inv
         fy = ys - self._y0
         fy *= self._inv
-        ok = (fx >= 0) & (fx < self._nx) & (fy >= 0) & (fy < self._ny)  # NaN → False
-        bad = ~ok
-        fx[bad] = 0.0
+        bad = ~((fx >= 0) & (fx < self._nx) & (fy >= 0) & (fy < self._ny))  # NaN is bad
+        np.floor(fx, out=fx)
+        np.floor(fy, out=fy)
+        fy *= self._nx  # the cell number, exact in float64 below 2**53
+        fy += fx
+        del fx
         fy[bad] = 0.0
-        cell = fy.astype(np.int64)
-        cell *= self._nx
-        cell += fx.astype(np.int64)
+        cell = fy.astype(np.intp)
+        del fy
         code = self._grid[cell]
+        del cell
         code[bad] = -1
         return code
 
@@ -517,10 +522,10 @@ def _scanline(a, b, seg_zone, x0, y0, c, nx, ny, eps):
     zone, row, xc = zone[order], row[order], xc[order]
     group = np.ones(zone.size, dtype=bool)
     group[1:] = (zone[1:] != zone[:-1]) | (row[1:] != row[:-1])
-    nth = np.arange(zone.size) - np.maximum.accumulate(np.where(group, np.arange(zone.size), 0))
-    ends = np.flatnonzero(group[1:]).tolist() + [zone.size - 1] if zone.size else []
-    if np.any(nth[np.array(ends, dtype=np.int64)] % 2 == 0):
-        return None  # an odd number of crossings: rings not closed; use the geometries
+    first = np.flatnonzero(group)
+    if np.any(np.diff(np.append(first, zone.size)) % 2):
+        return None  # an odd number of crossings (a ring not closed): use the geometries
+    nth = np.arange(zone.size) - np.repeat(first, np.diff(np.append(first, zone.size)))
     start = nth % 2 == 0
     w = (nx + 1) * c
     key_s = row[start] * w + (xc[start] - x0)
@@ -618,6 +623,9 @@ def _to_crs(gdf, crs):
 def assign_points(points: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, level: str) -> pd.Series:
     """Zone of every point, by the boundary rule of :class:`Locator`.
 
+    It builds a :class:`Locator` for the call; for lookups again and again against the same
+    zones, build one with :meth:`Locator.from_zones` and keep it.
+
     Parameters
     ----------
     points : geopandas.GeoDataFrame or geopandas.GeoSeries
@@ -702,12 +710,16 @@ def assign_parcels(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, level:
     -----
     Areas are exact (GEOS intersections) in the working CRS ``Settings.working_crs``; layers in
     another CRS are reprojected, a layer without one is taken to be in it. A parcel inside a
-    zone (``within``, the common case) needs no intersection: share 1.0. Invalid geometries are
-    repaired with ``shapely.make_valid`` first. Ties (two zones with exactly equal overlap) go to
-    the zone first in the zones frame, as points on a boundary do in :class:`Locator`.
-    Floating-point slivers count like any overlap: a parcel drawn along a zone edge may touch
-    its neighbour by a fraction of a square millimetre, which shows in ``zones_touched`` but
-    never changes ``zone_id``.
+    zone (the common case) needs no intersection: share 1.0. It is found by the grid of a
+    :class:`Locator` (a bounding box in cells wholly inside one zone) or else by the prepared
+    zone's ``contains``; only the other parcels are intersected with the zones. Invalid parcel
+    geometries are repaired with ``shapely.make_valid`` before an intersection. Ties (two zones
+    with exactly equal overlap) go to the zone first in the zones frame, as points on a
+    boundary do in :class:`Locator`. Floating-point slivers count like any overlap: a parcel
+    drawn along a zone edge may touch its neighbour by a fraction of a square millimetre, which
+    shows in ``zones_touched`` but never changes ``zone_id``. With overlapping zones (an
+    invalid layer) a parcel inside the overlap goes to the first zone and ``zones_touched``
+    counts the zones found to contain it.
 
     Examples
     --------
@@ -746,11 +758,10 @@ def assign_parcels(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, level:
     touched = (zone >= 0).astype(np.int64)
     # fast path 2: inside a zone by the prepared zone's contains (no intersection computed)
     rest = np.flatnonzero((zone < 0) & present)
-    bad = ~shapely.is_valid(pg[rest])
-    if bad.any():
-        pg = pg.copy()
-        pg[rest[bad]] = shapely.make_valid(pg[rest[bad]])
     ri, zi = shapely.STRtree(zg).query(pg[rest])
+    pb, zb = shapely.bounds(pg[rest])[ri], shapely.bounds(zg)[zi]
+    box_in = (pb[:, :2] >= zb[:, :2]).all(axis=1) & (pb[:, 2:] <= zb[:, 2:]).all(axis=1)
+    ri, zi = ri[box_in], zi[box_in]
     hit = shapely.contains(zg[zi], pg[rest[ri]])
     p, z = rest[ri[hit]], zi[hit]
     order = np.lexsort((z, p))
@@ -761,9 +772,13 @@ def assign_parcels(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, level:
     touched += np.bincount(p, minlength=n)
     inside = zone >= 0
 
-    # the others: exact overlaps
+    # the others: exact overlaps (of repaired geometries: an invalid one breaks the overlay)
     best = np.zeros(n)
     rest = np.flatnonzero(~inside & present)
+    bad = ~shapely.is_valid(pg[rest])
+    if bad.any():
+        pg = pg.copy()
+        pg[rest[bad]] = shapely.make_valid(pg[rest[bad]])
     pairs = intersection_areas(gpd.GeoSeries(pg[rest]), gpd.GeoSeries(zg))
     p = rest[pairs["left"].to_numpy()]
     z = pairs["right"].to_numpy()
