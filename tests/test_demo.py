@@ -146,6 +146,7 @@ def test_full_demo_real_size_valid_and_under_a_minute(tmp_path):
     ds = GeoPackageStore(path).load()
     assert len(ds.parcels) == 20_000
     assert len(ds.addresses) == 200_000
+    assert ds.addresses["address"].is_unique
     assert 500_000 < ds.parcels["households"].sum() < 1_200_000
     report = validate(ds.zones, schools=ds.schools, parcels=ds.parcels, district=ds.district)
     assert report.ok, report.errors.head().to_string()

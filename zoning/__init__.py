@@ -5,6 +5,8 @@ The handful of names a notebook needs are here; everything else lives in its mod
 :mod:`zoning.zones`, :mod:`zoning.demo`, :mod:`zoning.maps`).
 """
 
+from zoning.address import AddressIndex, normalize_address, parse_address
+from zoning.assign import Locator, assign_parcels, assign_points
 from zoning.crs import from_working, to_working
 from zoning.errors import (
     CRSError,
@@ -15,6 +17,7 @@ from zoning.errors import (
     ZoningWarning,
 )
 from zoning.io import read_layer, read_table, write_layer
+from zoning.lookup import lookup
 from zoning.store import Dataset, GeoPackageStore, open_store
 from zoning.unitcode import UnitCode, is_valid, parse
 from zoning.zones import validate
@@ -22,19 +25,26 @@ from zoning.zones import validate
 __version__ = "0.1.0"
 
 __all__ = [
+    "AddressIndex",
     "CRSError",
     "Dataset",
     "GeoPackageStore",
     "InfeasibleError",
+    "Locator",
     "UnitCode",
     "UnitCodeError",
     "ValidationError",
     "ZoningError",
     "ZoningWarning",
+    "assign_parcels",
+    "assign_points",
     "from_working",
     "is_valid",
+    "lookup",
+    "normalize_address",
     "open_store",
     "parse",
+    "parse_address",
     "read_layer",
     "read_table",
     "to_working",

@@ -1,6 +1,7 @@
 """Chinese addresses: normalise, parse, match to the district's address table; 划片 text rules.
 
-Parents type addresses the way they remember them: with or without ``重庆市渝北区``, with
+Parents type their 户籍地址 and 居住地址 themselves when they maintain their child's record
+(seeds 000 四(一); seeds 002 Q11), the way they remember them: with or without ``重庆市渝北区``, with
 full-width digits, ``幢`` or ``号楼`` for ``栋``, ``二单元`` for ``2单元``, ``15楼3号`` or ``1503室``
 for ``15-3``, ``2附1号`` for ``2号附1号``. This module turns such text into one canonical key
 (:func:`normalize_address`), reads its parts (:func:`parse_address`), and finds it in the address
@@ -8,10 +9,10 @@ table (:class:`AddressIndex`): exactly when the key or the parts agree, fuzzily 
 block of candidates otherwise, and never silently: an answer that is not clearly better than the
 next one is refused with its candidates and a reason a parent can act on.
 
-Districts also publish their zones as text (``长安路（门牌号为单号）``, ``东大街（151号除外）``,
-``和平社区（2-7组）``): :func:`parse_rules` and :func:`parse_rule_list` read such lists into
-:class:`Rule` objects that can be checked against a parsed address (:func:`match_rules`), a
-second source of truth next to the zone map.
+Districts publish their 招生范围 in advance (seeds 000 五(一), 六(二)), as text:
+``长安路（门牌号为单号）``, ``东大街（151号除外）``, ``和平社区（2-7组）``. :func:`parse_rules` and
+:func:`parse_rule_list` read such lists into :class:`Rule` objects that can be checked against a
+parsed address (:func:`match_rules`), a second source of truth next to the zone map.
 
 The canonical form
 ------------------
@@ -57,6 +58,7 @@ from zoning.errors import ValidationError
 from zoning.unitcode import COUNTIES, EDUCATION_DISTRICTS
 
 __all__ = [
+    "RULE_KINDS",
     "AddressIndex",
     "AddressMatch",
     "AddressParts",
@@ -130,8 +132,6 @@ _NOTE = re.compile(r"[(\[【〔［]([^()\[\]【】〔〕［］\n]*)[)\]】〕］
 _DASH = re.compile(r"[‐‑‒–—―−~〜]")
 _PUNCT = re.compile(r"[ \t\r\f\v\u3000\u00a0\u200b·•・,，。.、;；:：'\"“”‘’「」『』《》<>!！?？_`|*]+")
 
-# Python's re needs fixed-width look-behinds: "after 单元 or 栋" is written as two of them.
-_AFTER_UNIT = r"(?:(?<=单元)|(?<=栋))"
 _ROOM_WORD = r"(?:号房|号|室|房|户)"
 
 
@@ -423,10 +423,11 @@ def _head(out: dict, text: str, nxt: str | None, *, roads, estates) -> None:
 
 def _parse_body(out: dict, body: str, *, roads, estates) -> None:
     m = _INTERSECTION_RE.match(body)
-    if m and not _TOKENS.search(m["a"] + m["b"]):
-        a, b = {}, {}
-        _head(a, m["a"], None, roads=roads, estates=estates)
-        _head(b, m["b"], None, roads=roads, estates=estates)
+    if m:
+        a: dict = {}
+        b: dict = {}
+        _parse_body(a, m["a"], roads=roads, estates=estates)
+        _parse_body(b, m["b"], roads=roads, estates=estates)
         ra = a.get("road") or a.get("estate") or m["a"]
         rb = b.get("road") or b.get("estate") or m["b"]
         out["intersection"] = (ra, rb)
@@ -565,7 +566,7 @@ def parse_address(text: str, *, roads: Collection[str] | None = None,
 # ------------------------------------------------------------------------------------ index
 _NUM_FIELDS = ("road_no", "sub_no", "building", "unit", "floor", "room", "group", "house_no")
 _COMPLETE_FIELDS = ("road_no", "sub_no", "building", "unit", "floor", "room", "house_no")
-_FIELD_ZH = {"road_no": "门牌号", "sub_no": "附号", "building": "栋", "unit": "单元",
+_FIELD_ZH = {"road_no": "门牌号", "sub_no": "附号", "building": "楼栋", "unit": "单元",
              "floor": "楼层", "room": "房号", "group": "组", "house_no": "门牌号"}
 
 
@@ -651,8 +652,13 @@ class AddressIndex:
        estate and building, or in the same 村 and 组 (road and estate names resolved exactly, by a
        place-name prefix, or fuzzily with rapidfuzz); a candidate whose number, 附号, 栋, 单元,
        floor or room differs from one the text gives is dropped: numbers are never guessed;
-    3. **fuzzy** — the rest are scored with rapidfuzz on the parts the text gives; the best is
-       accepted only with ``score >= threshold`` and a lead of ``margin`` over the next;
+    3. **fuzzy** — the rest are scored with rapidfuzz (``fuzz.ratio``) on the names the text
+       gives (road and estate, or the 村 when there is neither), weighted by length; a name
+       below 50 contradicts the candidate and drops it; when the same name exists in several
+       街道/镇, the one the text names is preferred. The best is accepted only with
+       ``score >= threshold`` and a lead of ``margin`` over the next complete candidate (one
+       with no part the text leaves out), so a one-character typo in a four-character name
+       alone (75) is refused, while the same typo next to a correct road name is accepted;
     4. **partial** — a text that stops above the dwelling (``金开大道1088号``, ``金港国际``)
        resolves to the parcel when every candidate lies on one parcel;
     5. otherwise **none**, with the candidates and a reason (``ambiguous``, unknown road, no such
@@ -686,6 +692,8 @@ class AddressIndex:
         self._road = c["road"]
         self._estate = c["estate"]
         self._community = c["community"]
+        codes, names = pd.factorize(c["street"])
+        self._street = np.array([_stem(x) or "" for x in names], dtype=object)[codes]
         self._bldg = c["building"]
         self._num = {f: c[f] for f in _NUM_FIELDS if f != "building"}
         codes, uniques = pd.factorize(self._bldg, sort=False)
@@ -807,10 +815,10 @@ class AddressIndex:
         res = self._resolve(parts)
         order = res.cands[:top]
         cands = pd.DataFrame({
-            "address_id": pd.array(self._ids[order], dtype=object),
-            "address": pd.array(self._text[order], dtype=object),
+            "address_id": pd.Series(self._ids[order], dtype=object),
+            "address": pd.Series(self._text[order], dtype=object),
             "score": np.round(res.cscores[:top], 1),
-            "parcel_id": pd.array(self._parcel[order], dtype=object),
+            "parcel_id": pd.Series(self._parcel[order], dtype=object),
         })
         return AddressMatch(
             query=text, address_id=None if res.pos is None else str(self._ids[res.pos]),
@@ -864,21 +872,23 @@ class AddressIndex:
             score[i], method[i], reason[i], parcel[i] = r.score, r.method, r.reason, r.parcel
         ids = np.where(pos >= 0, self._ids[np.maximum(pos, 0)], None)
         at = pd.Index(uniq).get_indexer(s.to_numpy())
+        def col(values):  # object Series: ids stay None when missing (pandas 3 infers str)
+            return pd.Series(values, index=s.index, dtype=object)
+
         return pd.DataFrame({
-            "address_id": pd.array(ids[at], dtype=object),
-            "parcel_id": pd.array(parcel[at], dtype=object),
-            "score": np.round(score[at], 1),
-            "method": pd.array(method[at], dtype=object),
-            "reason": pd.array(reason[at], dtype=object),
-        }, index=s.index)
+            "address_id": col(ids[at]), "parcel_id": col(parcel[at]),
+            "score": pd.Series(np.round(score[at], 1), index=s.index),
+            "method": col(method[at]), "reason": col(reason[at]),
+        })
 
     # ---------------------------------------------------------------- internals
     @staticmethod
     def _part_key(row) -> tuple:
+        """Every part that identifies an address (the 社区 of a street address does not)."""
         road, road_no, sub_no, estate, bldg, unit, floor, room, comm, group, house = row
         if road or estate:
-            return ("u", road, road_no, sub_no, estate, bldg, unit, floor, room)
-        return ("v", comm, group, house)
+            return ("u", road, road_no, sub_no, estate, bldg, unit, floor, room, group, house)
+        return ("v", comm, group, house, road_no, sub_no, bldg, unit, floor, room)
 
     def _query(self, p: AddressParts) -> dict:
         q = {f: getattr(p, f) for f in _NUM_FIELDS}
@@ -886,6 +896,9 @@ class AddressIndex:
         q["road"] = _name_key(p.road) if p.road else None
         q["estate"] = _name_key(p.estate) if p.estate else None
         q["community"] = _name_key(p.community) if p.community else None
+        # a place name written before the road ("古路正街") often is the street without 镇
+        q["street"] = (_stem(_name_key(p.street)) if p.street
+                       else _name_key(p.locality) if p.locality else None)
         return q
 
     def _num_query(self, q: dict) -> dict:
@@ -904,16 +917,27 @@ class AddressIndex:
         if j is not None and key not in self._dups:
             return _Res(j, self._parcel[j], 100.0, "exact", "normalised text equals the table's",
                         "地址完全匹配", np.array([j]), np.array([100.0]))
+        if p.rest and _TOKENS.search(p.rest):
+            return _none(f"the text gives a part twice or out of place: {p.rest!r}",
+                         f"地址中有重复或位置不对的门牌/楼栋/房号信息（“{p.rest}”），请核对后重新输入")
         q = self._query(p)
         if key in self._dups:
-            return self._decide(q, np.array(self._dups[key]), np.full(len(self._dups[key]), 100.0),
-                                np.ones(len(self._dups[key]), bool))
-        if q["road"] or q["estate"]:
-            k = self._part_key((q["road"] or "", _n(q["road_no"]), _n(q["sub_no"]),
-                                q["estate"] or "", q["building"] or "", _n(q["unit"]),
-                                _n(q["floor"]), _n(q["room"]), "", -1, -1))
-        else:
-            k = ("v", q["community"] or "", _n(q["group"]), _n(q["house_no"]))
+            rows = np.array(self._dups[key])
+            parcels = set(self._parcel[rows].tolist())
+            if len(parcels) == 1 and None not in parcels:
+                pid = next(iter(parcels))
+                return _Res(None, pid, 100.0, "partial",
+                            f"the table has {rows.size} identical addresses, all on parcel {pid}",
+                            f"地址库中有{rows.size}条相同地址，均在宗地{pid}，已定位到该宗地", rows,
+                            np.full(rows.size, 100.0))
+            return _none(f"ambiguous: the table has {rows.size} identical addresses on "
+                         f"different parcels", f"地址库中有{rows.size}条相同地址分属不同宗地，"
+                         "无法确定是哪一处，请联系区县教育部门核实", rows, np.full(rows.size, 100.0),
+                         100.0)
+        k = self._part_key((q["road"] or "", _n(q["road_no"]), _n(q["sub_no"]),
+                            q["estate"] or "", q["building"] or "", _n(q["unit"]),
+                            _n(q["floor"]), _n(q["room"]), q["community"] or "",
+                            _n(q["group"]), _n(q["house_no"])))
         j = self._part_pos.get(k)
         if j is not None and j >= 0:
             return _Res(j, self._parcel[j], 100.0, "exact",
@@ -1030,16 +1054,27 @@ class AddressIndex:
         if not ok.any():
             return self._no_agreement(q, rows, first_fail)
         rows = rows[ok]
+        if q["street"]:
+            # the same road or village name in two 街道/镇 ("正街" in every town): the street
+            # the text names decides, when it tells them apart
+            same = self._street[rows] == q["street"]
+            if same.any():
+                rows = rows[same]
         sim, low = self._similarity(q, rows)
         if low.all():
             return self._no_agreement(q, rows, None)
         rows, sim = rows[~low], sim[~low]
         order = np.argsort(-sim, kind="stable")
         rows, sim = rows[order], sim[order]
+        # complete: the row has no part the text leaves out (an estate's door number is not
+        # needed when the text names the estate)
         complete = np.ones(rows.size, bool)
         for f in _COMPLETE_FIELDS:
             if q.get(f) is None:
-                complete &= self._num[f][rows] < 0
+                lacks = self._num[f][rows] < 0
+                if f == "road_no" and q["estate"]:
+                    lacks |= self._estate[rows] != ""
+                complete &= lacks
         return self._decide(q, rows, sim, complete)
 
     def _no_agreement(self, q: dict, rows: np.ndarray, field: str | None) -> _Res:
@@ -1111,6 +1146,23 @@ class AddressIndex:
                         f"single address",
                         f"地址只到门牌号或小区，已定位到宗地{pid}；如需具体到户请补充{ask}",
                         rows, sim)
+        tied = complete & (sim >= sim[0] - self.margin)
+        if tied.sum() >= 2:
+            # several addresses agree on every part the text gives, and have no more parts
+            streets = set(self._street[rows[tied]].tolist()) - {""}
+            if len(streets) > 1 and not q.get("street"):
+                return _none(f"ambiguous: {int(tied.sum())} candidates in {len(streets)} "
+                             "streets/towns", "找到多个相近地址（在不同街道/镇），请补充街道或镇名",
+                             rows, sim, float(sim[0]))
+            if (sim[tied] == 100).all():
+                return _none(f"ambiguous: the table has {int(tied.sum())} identical addresses "
+                             "on different parcels", f"地址库中有{int(tied.sum())}条相同地址分属"
+                             "不同宗地，无法确定是哪一处，请联系区县教育部门核实", rows, sim, 100.0)
+            names = "、".join(dict.fromkeys(
+                (self._estate[r] or self._road[r] or self._community[r]) for r in rows[tied]))
+            return _none(f"ambiguous: {int(tied.sum())} candidates named alike",
+                         f"找到多个相近地址（{names}），请写出小区名或路名的全称", rows, sim,
+                         float(sim[0]))
         ask = "/".join(dict.fromkeys(
             _FIELD_ZH[f] for f in ("road_no", "building", "unit", "room")
             if q.get(f) is None and (self._num[f][rows] >= 0).any())) or "楼栋/单元/房号"
@@ -1178,7 +1230,7 @@ def _components(a: pd.DataFrame) -> dict[str, np.ndarray]:
         return np.full(n, -1, dtype=np.int64)
 
     have = {"road", "road_no", "estate"} <= set(a.columns)
-    for f in ("road", "estate", "community"):
+    for f in ("road", "estate", "community", "street"):
         cols[f] = text_col(f)
     for f, names in (("road_no", ("road_no",)), ("sub_no", ("sub_no",)), ("unit", ("unit",)),
                      ("floor", ("floor",)), ("room", ("room",)), ("group", ("group", "group_no")),
@@ -1195,9 +1247,9 @@ def _components(a: pd.DataFrame) -> dict[str, np.ndarray]:
     rows = np.flatnonzero(need)
     if rows.size:
         parsed = [parse_address(x) for x in cols["address"][rows]]
-        for f in ("road", "estate", "community"):
+        for f in ("road", "estate", "community", "street"):
             new = np.array([_name_key(getattr(p, f) or "") for p in parsed], dtype=object)
-            if f == "community":
+            if f in ("community", "street"):
                 new = np.where(new == "", cols[f][rows], new)
             cols[f][rows] = new
         for f in ("road_no", "sub_no", "unit", "floor", "room", "group", "house_no"):
@@ -1320,9 +1372,11 @@ _RULE_SPLIT = re.compile(r"[、，,；;\n]")
 _RULE_ROAD_SUF = (r"(?:大道|大街|支路|辅路|步行街|巷子|胡同|横街|正街|新街|路|街|巷|弄|段)")
 _RULE_ROAD_RE = re.compile(rf"^.+{_RULE_ROAD_SUF}$")
 _RULE_AREA_RE = re.compile(r"^.+(?:社区|村|居委会|村委会)$")
+_RULE_STREET_AREA_RE = re.compile(r"^.+(?:街道|镇|乡)$")
 _RULE_ESTATE_RE = re.compile(rf"^.+{_ESTATE_SUF}$")
 _RULE_TOWN_RE = re.compile(rf"^(.{{1,6}}?(?:镇|街道|乡)){_NOT_ROAD}(?=.)")
-_RULE_NUMBER_RE = re.compile(rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<no>\d+)号(?:附\d+号)?$")
+_RULE_NUMBER_RE = re.compile(
+    rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<no>\d+)号(?:附(?P<sub>\d+)号)?$")
 _RULE_RANGE_RE = re.compile(
     rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<lo>\d+)号?(?:-|至|到)(?P<hi>\d+)号$")
 _RULE_GROUPS_RE = re.compile(rf"^(?P<area>.+?)(?P<lo>\d+|[{_CN}]+)(?:(?:-|至|到)"
@@ -1331,8 +1385,9 @@ _RULE_SERIES_RE = re.compile(
     rf"^(?P<stem>.+?)(?P<dir>[东南西北]?)(?P<a>\d+|[{_CN}]+)(?P<s1>支路|路|街|巷)?"
     rf"(?:至|到|-)(?P=dir)?(?P<b>\d+|[{_CN}]+)(?P<s2>支路|路|街|巷)$")
 _BOUNDARY_RE = re.compile(r"以东|以西|以南|以北|一侧|沿线|之间|围合|范围内|东侧|西侧|南侧|北侧|两侧")
-_SEGMENT_RE = re.compile(r"[东南西北中]?(?:[一二三四五六七八九十]+)?(?:段|路|街)")
+_WHOLE_RE = re.compile(r"(?:全域|全部|辖区|范围|全境)$")
 _PARITY = {"odd": re.compile(r"单号|单数|奇数"), "even": re.compile(r"双号|双数|偶数")}
+_NUM = rf"(?:\d+|[{_CN}]+)"
 _PRIORITY = {"address": 0, "group": 2, "road": 3, "estate": 4, "area": 5, "unparsed": 9}
 
 
@@ -1344,27 +1399,31 @@ class Rule:
     ----------
     kind : str
         ``"road"`` (a whole road, or its 单号/双号 side, listed numbers or ranges, with
-        exceptions), ``"address"`` (one or more numbers written inline: ``东大街151号``),
-        ``"area"`` (a 社区 or 村), ``"group"`` (村民小组 of an area: ``德通桥1-4组``),
-        ``"estate"`` (a named estate) or ``"unparsed"`` (a clause whose membership cannot be
-        decided from an address: a boundary description, "the groups nearer the school"); an
-        unparsed rule never matches.
+        exceptions), ``"address"`` (a number written inline: ``东大街151号``, ``金开大道12号附1号``),
+        ``"area"`` (a 社区 or 村, or a whole 街道/镇), ``"group"`` (村民小组 of an area:
+        ``德通桥1-4组``), ``"estate"`` (a named estate) or ``"unparsed"`` (a clause whose
+        membership cannot be decided from an address: a boundary description ``X路以西``, "the
+        groups nearer the school"); an unparsed rule never matches, and keeps in ``note`` why.
     raw : str
         The clause as published.
     school : str or None
         The school the clause belongs to.
     road : str or None
-        The road (normalised, Chinese numerals kept: ``柳南一路``).
+        The road (Chinese numerals kept as written: ``柳南一路``).
     parity : str or None
         ``"odd"`` (单号) or ``"even"`` (双号).
     numbers : tuple of int
         Listed door numbers (``南熏大道一段（84号、188号、366号）``).
+    sub_no : int or None
+        The 附号 of an inline address (``金开大道12号附1号``).
     ranges : tuple of (int, int)
-        Door-number ranges, inclusive (``新南路1-99号``).
+        Door-number ranges, inclusive (``新南路1-99号``, ``1号至99号``).
     except_numbers : tuple of int
         Numbers excluded (``柳城北街（999号除外）``, ``江安路（除666号、739号外）``).
+    except_ranges : tuple of (int, int)
+        Ranges excluded (``东风路（1-99号除外）``).
     area : str or None
-        社区/村 or estate name.
+        社区/村, 街道/镇 or estate name.
     groups : tuple of int
         村民小组 numbers.
     street : str or None
@@ -1379,8 +1438,10 @@ class Rule:
     road: str | None = None
     parity: str | None = None
     numbers: tuple[int, ...] = ()
+    sub_no: int | None = None
     ranges: tuple[tuple[int, int], ...] = ()
     except_numbers: tuple[int, ...] = ()
+    except_ranges: tuple[tuple[int, int], ...] = ()
     area: str | None = None
     groups: tuple[int, ...] = ()
     street: str | None = None
@@ -1393,40 +1454,51 @@ class Rule:
         (``柳城永宁路``) matches an address that writes the place as its 街道/镇 or locality
         (``柳城街道永宁路``). 社区/村 names match when one ends with the other (the list may add
         a place prefix: ``柳城鱼凫社区`` ↔ ``鱼凫社区``). A clause restricted to numbers, a side
-        or ranges does not match an address without a door number.
+        or ranges, or carrying exceptions, does not match an address without a door number; a
+        附号 belongs to its main number (``东大街151号附3号`` is under ``东大街151号``).
         """
         if self.kind in ("road", "address"):
             if not self._road_ok(parts):
                 return False
             n = parts.road_no
-            if n is not None and n in self.except_numbers:
+            if n is not None and (n in self.except_numbers
+                                  or any(lo <= n <= hi for lo, hi in self.except_ranges)):
                 return False
+            if self.sub_no is not None and parts.sub_no != self.sub_no:
+                return False
+            if n is None:
+                # without a number the side, the list or the exceptions cannot be checked
+                return self.kind == "road" and not (self.parity or self.numbers or self.ranges
+                                                    or self.except_numbers or self.except_ranges)
             if not (self.parity or self.numbers or self.ranges):
                 return self.kind == "road"
-            if n is None:
-                return False
             if self.parity == "odd" and n % 2 == 0 or self.parity == "even" and n % 2 == 1:
                 return False
             if self.numbers or self.ranges:
                 return n in self.numbers or any(lo <= n <= hi for lo, hi in self.ranges)
             return True
         if self.kind == "area":
-            return _area_ok(self.area, parts.community)
+            if _RULE_STREET_AREA_RE.match(self.area or ""):
+                return bool(parts.street) and _stem(_name_key(parts.street)) == _stem(
+                    _name_key(self.area))
+            return self._street_ok(parts) and _area_ok(self.area, parts.community)
         if self.kind == "group":
-            return parts.group in self.groups and _area_ok(self.area, parts.community)
+            return (parts.group in self.groups and self._street_ok(parts)
+                    and _area_ok(self.area, parts.community))
         if self.kind == "estate":
             a = _name_key(self.area or "")
             names = [_name_key(x) for x in (parts.estate, parts.road) if x]
             return bool(a) and any(x == a or x.startswith(a) for x in names)
         return False
 
+    def _street_ok(self, parts: AddressParts) -> bool:
+        return not (self.street and parts.street and _stem(self.street) != _stem(parts.street))
+
     def _road_ok(self, parts: AddressParts) -> bool:
-        if not self.road or not parts.road:
+        if not self.road or not parts.road or not self._street_ok(parts):
             return False
         rule = _name_key(self.road)
         road = _name_key(parts.road)
-        if self.street and parts.street and _stem(self.street) != _stem(parts.street):
-            return False
         if road == rule:
             return True
         prefixes = [parts.locality, parts.street, _stem(parts.street), parts.community,
@@ -1478,6 +1550,16 @@ def _numbers(text: str) -> tuple[list[int], list[tuple[int, int]]]:
     return nums, ranges
 
 
+def _pieces(qual: str) -> list[str]:
+    """Qualifier pieces, the unit written once carried to all: ``1、3组`` → ``1组``, ``3组``."""
+    pieces = [p for p in re.split(r"[、,，;；和及]", qual) if p]
+    if pieces and re.search(r"(?:号|组|社)$", pieces[-1]):
+        unit = pieces[-1][-1]
+        pieces = [p + unit if re.fullmatch(rf"{_NUM}(?:(?:-|至|到){_NUM})?", p) else p
+                  for p in pieces]
+    return pieces
+
+
 def _series(name: str) -> list[str] | None:
     """``柳南一路至七路`` → 柳南一路…柳南七路; ``双河一至三巷``; ``柳浪湾北一巷-北五巷``."""
     m = _RULE_SERIES_RE.match(name)
@@ -1491,104 +1573,119 @@ def _series(name: str) -> list[str] | None:
             for i in range(a, b + 1)]
 
 
+class _Qualifier(NamedTuple):
+    parity: str | None
+    numbers: tuple[int, ...]
+    ranges: tuple[tuple[int, int], ...]
+    excepts: tuple[int, ...]
+    except_ranges: tuple[tuple[int, int], ...]
+    groups: tuple[int, ...]
+    aliases: tuple[str, ...]
+    vague: str | None
+
+
+def _qualifier(name: str, qual: str) -> _Qualifier:
+    """Read the text in parentheses after a name."""
+    parity, vague = None, None
+    numbers: list[int] = []
+    ranges: list[tuple[int, int]] = []
+    excepts: list[int] = []
+    except_ranges: list[tuple[int, int]] = []
+    groups: list[int] = []
+    aliases: list[str] = []
+    if "除" in qual:
+        body = re.sub(r"^除|除外$|外$", "", qual)
+        excepts, except_ranges = _numbers("、".join(_pieces(body)))
+        if not (excepts or except_ranges):
+            vague = qual
+        return _Qualifier(None, (), (), tuple(excepts), tuple(except_ranges), (), (), vague)
+    for piece in _pieces(qual):
+        par = next((k for k, p in _PARITY.items() if p.search(piece)), None)
+        g = re.fullmatch(rf"({_NUM})(?:(?:-|至|到)({_NUM}))?(?:组|社)", piece)
+        if par:
+            parity = par
+        elif g:
+            lo = _cn_int(g[1])
+            hi = _cn_int(g[2]) if g[2] else lo
+            if lo is None or hi is None or lo > hi:
+                vague = piece if vague is None else f"{vague}、{piece}"
+            else:
+                groups += range(lo, hi + 1)
+        elif re.fullmatch(r"(\d+号?(?:-|至|到))?\d+号", piece):
+            nn, rr = _numbers(piece)
+            numbers += nn
+            ranges += rr
+        elif re.fullmatch(r"(?:[东南西北中]?[一二三四五六七八九十]*(?:段|路|街))+", piece):
+            # "战备渠（北路南路）", "南浦路西段（东段）": the same road's other parts
+            stem = re.sub(r"[东南西北中一二三四五六七八九十]+段$", "", name)
+            aliases += [stem + seg for seg in
+                        re.findall(r"[东南西北中]?[一二三四五六七八九十]*(?:段|路|街)", piece)]
+        elif _RULE_ROAD_RE.match(piece) and len(piece) >= 3:
+            aliases.append(piece)  # "迎晖路（新东路）": another name of the road
+        else:
+            vague = piece if vague is None else f"{vague}、{piece}"
+    return _Qualifier(parity, tuple(numbers), tuple(ranges), (), (), tuple(groups),
+                      tuple(aliases), vague)
+
+
 def _parse_clause(raw: str, school: str | None) -> list[Rule]:
     c = unicodedata.normalize("NFKC", raw).strip()
     c = _DASH.sub("-", re.sub(r"\s+", "", c))
-    base = {"raw": raw, "school": school}
+    base: dict[str, Any] = {"raw": raw, "school": school}
     m = re.match(r"^(?P<name>[^()]*)\((?P<q>[^()]*)\)(?P<tail>[^()]*)$", c)
     name, qual = (m["name"], m["q"]) if m else (c, "")
     if m and m["tail"]:
         return [Rule(kind="unparsed", note=f"text after the parentheses: {m['tail']}", **base)]
     if "(" in name or ")" in name:
         return [Rule(kind="unparsed", note="unbalanced parentheses", **base)]
-    town = None
+    name = _ADMIN.sub("", name)
+    name = _WHOLE_RE.sub("", name) or name
     t = _RULE_TOWN_RE.match(name)
     if t:
-        town, name = t[1], name[t.end():]
-    base["street"] = town
-    name = re.sub(r"(?:楼盘|片区)$", "", name)
+        base["street"], name = t[1], name[t.end():]
+    name = re.sub(r"(?:楼盘|片区)$", "", name) or name
     if _BOUNDARY_RE.search(name):
         area = re.match(r"^(.+?(?:社区|村))(.+)$", name)
         return [Rule(kind="unparsed", area=area[1] if area else None,
                      note=f"boundary description, needs a map: {area[2] if area else name}",
                      **base)]
-    # the qualifier in parentheses
-    parity = None
-    numbers: list[int] = []
-    ranges: list[tuple[int, int]] = []
-    excepts: list[int] = []
-    groups: list[int] = []
-    aliases: list[str] = []
-    vague = None
-    if qual:
-        if "除" in qual:
-            excepts, ex_ranges = _numbers(qual)
-            if ex_ranges:
-                return [Rule(kind="unparsed", note=f"excepted ranges: {qual}", **base)]
-            if not excepts:
-                vague = qual
-        else:
-            for piece in re.split(r"[、,，;；]", qual):
-                if not piece:
-                    continue
-                par = next((k for k, p in _PARITY.items() if p.search(piece)), None)
-                g = re.fullmatch(rf"(\d+|[{_CN}]+)(?:(?:-|至|到)(\d+|[{_CN}]+))?(?:组|社)", piece)
-                if par:
-                    parity = par
-                elif g:
-                    lo = _cn_int(g[1])
-                    hi = _cn_int(g[2]) if g[2] else lo
-                    groups += list(range(lo, hi + 1)) if lo and hi and lo <= hi else []
-                elif re.fullmatch(r"(\d+号?(?:-|至|到))?\d+号", piece):
-                    nn, rr = _numbers(piece)
-                    numbers += nn
-                    ranges += rr
-                elif _SEGMENT_RE.fullmatch(piece) or (
-                        re.fullmatch(r"(?:[东南西北中]?(?:段|路|街))+", piece)):
-                    stem = re.sub(r"[东南西北中一二三四五六七八九十]+段$", "", name)
-                    for seg in re.findall(r"[东南西北中]?[一二三四五六七八九十]*(?:段|路|街)",
-                                          piece):
-                        aliases.append(stem + seg)
-                elif _RULE_ROAD_RE.match(piece) and len(piece) >= 3:
-                    aliases.append(piece)
-                else:
-                    vague = piece if vague is None else f"{vague}、{piece}"
-    # inline numbers and ranges: "东大街151号", "新南路1-99号", "德通桥1-4组"
-    mnum = _RULE_NUMBER_RE.match(name)
-    mrange = _RULE_RANGE_RE.match(name)
-    mgrp = _RULE_GROUPS_RE.match(name)
-    if vague is not None:
+    q = _qualifier(name, qual) if qual else _Qualifier(None, (), (), (), (), (), (), None)
+    if q.vague is not None:
         area = name if (_RULE_AREA_RE.match(name) or not _RULE_ROAD_RE.match(name)) else None
         return [Rule(kind="unparsed", road=None if area else name, area=area,
-                     note=f"qualifier not decidable from an address: {vague}", **base)]
+                     note=f"qualifier not decidable from an address: {q.vague}", **base)]
+    road_kw = {"parity": q.parity, "numbers": q.numbers, "ranges": q.ranges,
+               "except_numbers": q.excepts, "except_ranges": q.except_ranges}
+    mrange = _RULE_RANGE_RE.match(name)
     if mrange:
-        return [Rule(kind="road", road=mrange["road"], parity=parity,
-                     ranges=(*ranges, (int(mrange["lo"]), int(mrange["hi"]))),
-                     numbers=tuple(numbers), except_numbers=tuple(excepts), **base)]
+        road_kw["ranges"] = (*q.ranges, (int(mrange["lo"]), int(mrange["hi"])))
+        return [Rule(kind="road", road=mrange["road"], **road_kw, **base)]
+    mnum = _RULE_NUMBER_RE.match(name)
     if mnum:
-        return [Rule(kind="address", road=mnum["road"], numbers=(int(mnum["no"]), *numbers),
-                     **base)]
+        return [Rule(kind="address", road=mnum["road"], numbers=(int(mnum["no"]), *q.numbers),
+                     sub_no=int(mnum["sub"]) if mnum["sub"] else None, **base)]
+    mgrp = _RULE_GROUPS_RE.match(name)
     if mgrp and not _RULE_ROAD_RE.match(name):
         lo = _cn_int(mgrp["lo"])
         hi = _cn_int(mgrp["hi"]) if mgrp["hi"] else lo
         if lo is not None and hi is not None and lo <= hi:
             return [Rule(kind="group", area=mgrp["area"], groups=tuple(range(lo, hi + 1)),
                          **base)]
-    if groups:
-        return [Rule(kind="group", area=name, groups=tuple(groups), **base)]
+    if q.groups:
+        return [Rule(kind="group", area=name, groups=q.groups, **base)]
     series = _series(name)
     if series:
-        return [Rule(kind="road", road=r, **base) for r in series]
-    roads = ([name] if _RULE_ROAD_RE.match(name) else []) + aliases
+        return [Rule(kind="road", road=r, **road_kw, **base) for r in series]
+    roads = ([name] if _RULE_ROAD_RE.match(name) else []) + list(q.aliases)
     if roads:
-        return [Rule(kind="road", road=r, parity=parity, numbers=tuple(numbers),
-                     ranges=tuple(ranges), except_numbers=tuple(excepts), **base)
-                for r in dict.fromkeys(roads)]
+        return [Rule(kind="road", road=r, **road_kw, **base) for r in dict.fromkeys(roads)]
     if _RULE_AREA_RE.match(name):
+        return [Rule(kind="area", area=name, **base)]
+    if _RULE_STREET_AREA_RE.match(name) and not base.get("street"):
         return [Rule(kind="area", area=name, **base)]
     if _RULE_ESTATE_RE.match(name):
         return [Rule(kind="estate", area=name, **base)]
-    return [Rule(kind="unparsed", note="not a road, 社区/村, 组 or estate name", **base)]
+    return [Rule(kind="unparsed", note="not a road, 街道/社区/村, 组 or estate name", **base)]
 
 
 def parse_rules(text: str, *, school: str | None = None) -> list[Rule]:
@@ -1621,7 +1718,7 @@ def parse_rules(text: str, *, school: str | None = None) -> list[Rule]:
     ['双河一巷', '双河二巷', '双河三巷']
     """
     rules: list[Rule] = []
-    for clause in _split_clauses(unicodedata.normalize("NFKC", text)):
+    for clause in _split_clauses(text):
         rules += _parse_clause(clause, school)
     return rules
 
@@ -1644,14 +1741,15 @@ def parse_rule_list(text: str) -> list[Rule]:
         In the order of the text, each with its ``school``.
     """
     rules: list[Rule] = []
-    for line in unicodedata.normalize("NFKC", text).splitlines():
+    for line in text.splitlines():
         s = line.strip()
         if not s or s.startswith("#") or set(s) <= set("-=_* "):
             continue
-        s = re.sub(r"^(?:[-*•]\s*|\d+[.、)]\s*)", "", s)
-        if ":" not in s:
+        s = re.sub(r"^(?:[-*•]\s*|\d+[.、)）]\s*)", "", s)
+        m = re.search(r"[:：]", s)
+        if not m:
             continue
-        school, clauses = s.split(":", 1)
+        school, clauses = s[:m.start()], s[m.end():]
         school = school.strip()
         if not re.search(r"[\u4e00-\u9fff]", school) or len(school) > 40:
             continue
@@ -1681,7 +1779,8 @@ def match_rules(rules: Iterable[Rule], parts: AddressParts) -> list[Rule]:
 
     def rank(r: Rule) -> tuple:
         if r.kind == "road":
-            sub = 0 if (r.numbers or r.ranges) else 1 if r.parity else 2 if r.except_numbers else 3
+            sub = (0 if (r.numbers or r.ranges) else 1 if r.parity
+                   else 2 if (r.except_numbers or r.except_ranges) else 3)
             return (1, sub)
         return (_PRIORITY[r.kind], 0)
 

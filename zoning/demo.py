@@ -686,8 +686,9 @@ def _addresses(rng, parcels, streets, n_addresses):
     shop = kind == "commercial"
     sub_no[shop] = j[shop] + 1
     vil = kind == "village"
-    vnum = j + 1 + (pd.Series(np.arange(n)).groupby([pcomm, parcels["group_no"].to_numpy()[rep]])
-                    .cumcount().to_numpy() if vil.any() else 0)
+    # house numbers run through each 村 and 组 (communities are unique in the district)
+    vnum = pd.Series(np.arange(n)).groupby([pcomm, parcels["group_no"].to_numpy()[rep]]
+                                           ).cumcount().to_numpy() + 1
 
     text = np.empty(n, dtype=object)
     prefix = "重庆市渝北区"

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from zoning.address import AddressIndex, match_rules, parse_address
+from zoning.address import AddressIndex, match_rules
 from zoning.assign import Locator, assign_parcels
 from zoning.crs import to_working
 from zoning.errors import UnitCodeError, ValidationError
@@ -253,7 +253,7 @@ class Resolver:
         """Cross-check the geometric answer against published text rules, when there are any."""
         if not self.rules or not res.found:
             return res
-        parts = parse_address(text)
+        parts = self.addresses.parse(text)
         levels = dict(res.levels)
         for lv, ans in res.levels.items():
             rules = self.rules.get(lv)
