@@ -749,3 +749,189 @@ def test_parse_rule_list_skips_prose():
     rules = parse_rule_list(text)
     assert [(r.school, r.raw) for r in rules] == [("甲小学", "长安路"), ("甲小学", "建设路"),
                                                   ("乙小学", "东风路"), ("丙小学", "龙溪街道")]
+
+
+# --- door numbers and sides in 划片 rules -------------------------------------------------------
+# Each published form, and what it selects: one (parity, numbers, ranges) per rule; an upper
+# end None is open. A clause that selects numbers on both sides gives one rule per side.
+
+NUMBERED = [
+    ("金开大道（1-41号单号）", [("odd", (), ((1, 41),))]),
+    ("金开大道（单号1-41号）", [("odd", (), ((1, 41),))]),
+    ("金开大道（2-36号双号、1-41号单号）", [("even", (), ((2, 36),)), ("odd", (), ((1, 41),))]),
+    ("新南路（单号1-99号、双号2-120号）", [("odd", (), ((1, 99),)), ("even", (), ((2, 120),))]),
+    ("新南路（1-99号单号，2-120号双号）", [("odd", (), ((1, 99),)), ("even", (), ((2, 120),))]),
+    ("新南路（1-99号单号；2-120号双号）", [("odd", (), ((1, 99),)), ("even", (), ((2, 120),))]),
+    ("新南路单号1-99号", [("odd", (), ((1, 99),))]),
+    ("新南路1-99号单号", [("odd", (), ((1, 99),))]),
+    ("新南路单号", [("odd", (), ())]),
+    ("新南路1号至99号（单号）", [("odd", (), ((1, 99),))]),
+    ("新南路1号-99号（门牌号为单号）", [("odd", (), ((1, 99),))]),
+    ("新南路（1-99号的单号）", [("odd", (), ((1, 99),))]),
+    ("新南路（1~99单号）", [("odd", (), ((1, 99),))]),
+    ("新南路（双号，120号以上）", [("even", (), ((120, None),))]),
+    ("新南路（120号及以上双号）", [("even", (), ((120, None),))]),
+    ("新南路（120号起双号）", [("even", (), ((120, None),))]),
+    ("新南路（99号以下单号）", [("odd", (), ((1, 99),))]),
+    ("新南路（单号，1-99号）", [("odd", (), ((1, 99),))]),
+    ("新南路（单号、1-99号双号）", [("odd", (), ()), ("even", (), ((1, 99),))]),
+    ("新南路（1-99号、120号）", [(None, (120,), ((1, 99),))]),
+    ("新南路（35号单号）", [("odd", (35,), ())]),
+    ("柳南一路至二路（单号）", [("odd", (), ()), ("odd", (), ())]),
+]
+
+
+@pytest.mark.parametrize(("text", "want"), NUMBERED)
+def test_rules_with_sides_and_numbers(text, want):
+    rules = parse_rules(text, school="S")
+    got = [(r.parity, r.numbers, r.ranges) for r in rules]
+    assert got == want, rules
+    assert all(r.kind == "road" and r.raw == text and r.school == "S" for r in rules)
+
+
+@pytest.mark.parametrize(("text", "numbers", "ranges", "sub"), [
+    ("新南路（1-99号单号，101号除外）", (101,), (), False),
+    ("新南路（1-41号单号、2-36号双号、101号除外）", (101,), (), False),
+    ("新南路（门牌号为单号、101号、103号除外）", (101, 103), (), False),
+    ("新南路（不含101号、103号）", (101, 103), (), False),
+    ("新南路（120号及以上除外）", (), ((120, None),), False),
+    ("新南路（1-99号单号、附号除外）", (), (), True),
+    ("新南路（1-99号单号，附号除外）", (), (), True),
+    ("云溪路（500、515、518号除外）", (500, 515, 518), (), False),
+])
+def test_rule_exceptions_beside_a_selection(text, numbers, ranges, sub):
+    rules = parse_rules(text)
+    assert rules and all(r.kind == "road" for r in rules)
+    assert all((r.except_numbers, r.except_ranges, r.except_sub) == (numbers, ranges, sub)
+               for r in rules)
+
+
+# (clause, address, matches?)
+NUMBERED_MATCH = [
+    ("金开大道（1-41号单号）", "金开大道3号", True),
+    ("金开大道（1-41号单号）", "金开大道41号", True),
+    ("金开大道（1-41号单号）", "金开大道43号", False),
+    ("金开大道（1-41号单号）", "金开大道4号", False),
+    ("金开大道（1-41号单号）", "金开大道", False),
+    ("金开大道（单号1-41号）", "金开大道1号", True),
+    ("金开大道（单号1-41号）", "金开大道101号", False),
+    ("新南路单号1-99号", "新南路99号", True),
+    ("新南路单号1-99号", "新南路98号", False),
+    ("新南路（双号，120号以上）", "新南路120号", True),
+    ("新南路（双号，120号以上）", "新南路9998号", True),
+    ("新南路（双号，120号以上）", "新南路118号", False),
+    ("新南路（双号，120号以上）", "新南路121号", False),
+    ("新南路（120号及以上双号）", "新南路122号", True),
+    ("新南路（120号及以上双号）", "新南路120号附2号", True),
+    ("新南路（99号以下单号）", "新南路99号", True),
+    ("新南路（99号以下单号）", "新南路101号", False),
+    ("新南路（1-99号单号，101号除外）", "新南路97号", True),
+    ("新南路（1-99号单号，101号除外）", "新南路101号", False),
+    ("新南路（1-99号单号、附号除外）", "新南路3号", True),
+    ("新南路（1-99号单号、附号除外）", "新南路3号附1号", False),
+    ("新南路5号附1-9号", "新南路5号附3号", True),
+    ("新南路5号附1-9号", "新南路5号附10号", False),
+    ("新南路5号附1-9号", "新南路5号", False),
+    ("金开大道12号（附号除外）", "金开大道12号", True),
+    ("金开大道12号（附号除外）", "金开大道12号附1号", False),
+]
+
+
+@pytest.mark.parametrize(("text", "address", "hit"), NUMBERED_MATCH)
+def test_numbered_rules_match_exactly(text, address, hit):
+    assert bool(match_rules(parse_rules(text), parse_address(address))) is hit
+
+
+def test_both_sides_of_a_road_in_one_clause():
+    # 金开大道（2-36号双号、1-41号单号）: even 2-36 and odd 1-41, nothing else
+    rules = parse_rules("金开大道（2-36号双号、1-41号单号）", school="S")
+    hits = lambda t: [(r.parity, r.ranges) for r in match_rules(rules, parse_address(t))]  # noqa: E731
+    assert hits("金开大道3号") == [("odd", ((1, 41),))]
+    assert hits("金开大道36号") == [("even", ((2, 36),))]
+    assert hits("金开大道41号") == [("odd", ((1, 41),))]
+    assert hits("金开大道38号") == hits("金开大道43号") == hits("金开大道") == []
+    assert hits("金开大道0号") == []
+
+
+def test_a_road_split_between_two_schools_by_side_and_range():
+    rules = parse_rules("金开大道（2-36号双号、1-41号单号）", school="甲") + parse_rules(
+        "金开大道（38号及以上双号、43号及以上单号）", school="乙")
+    for n in range(1, 200):
+        got = {r.school for r in match_rules(rules, parse_address(f"金开大道{n}号"))}
+        assert got == ({"甲"} if n <= 36 or n % 2 and n <= 41 else {"乙"}), n
+
+
+UNREADABLE = [
+    # each could be read more than one way, or not at all; unparsed, it never matches
+    "东大街（单号除外）",            # an exception of a side
+    "新南路（单号、84号）",          # the odd side and 84, or only 84 (and 84 is even)?
+    "新南路1-99号（单号、2号）",
+    "新南路（1-99号、51号除外）",    # 1-99 except 51, or all except 1-99 and 51?
+    "新南路（36号单号）",            # contradicts itself
+    "新南路36号单号",
+    "新南路（单号120号以后）",
+    "新南路（1-99号单号以及附近）",  # one piece not understood: the whole clause
+    "新南路（1-99号单号，临街商铺除外）",
+    "新南路1-5号附1-9号",
+    "新南路（单号）（1-99号）",
+    "金开大道12号（单号）",
+    "鱼凫社区（单号）",               # door numbers of a name that is not a road
+    "石坪村1-3组（单号）",
+    "金科天籁城（金开大道）",          # a road in parentheses after an estate is not its alias
+]
+
+
+@pytest.mark.parametrize("text", UNREADABLE)
+def test_unreadable_numbers_make_the_clause_unparsed(text):
+    rules = parse_rules(text)
+    assert [r.kind for r in rules] == ["unparsed"] and rules[0].note, rules
+    for address in ("新南路1号", "新南路84号", "新南路2号", "金开大道12号", "东大街2号",
+                    "鱼凫社区3号", "石坪村2组", "金科天籁城1栋"):
+        assert match_rules(rules, parse_address(address)) == []
+
+
+def test_and_in_a_road_name_is_not_a_list():
+    # "和" joins numbers ("1号和3号"), not names: 和平路 is one road
+    assert [r.road for r in parse_rules("迎晖路（和平路）")] == ["迎晖路", "和平路"]
+    assert parse_rules("新南路（1号和3号）")[0].numbers == (1, 3)
+
+
+def test_exceptions_rank_like_exceptions():
+    rules = parse_rules("新南路、新南路（附号除外）")
+    got = [r.raw for r in match_rules(rules, parse_address("新南路3号"))]
+    assert got == ["新南路（附号除外）", "新南路"]
+
+
+_SIDES = {"odd": ("单号", 1), "even": ("双号", 0)}
+_FORMS = ["金开大道（{lo}-{hi}号{side}）", "金开大道（{side}{lo}-{hi}号）",
+          "金开大道{side}{lo}-{hi}号", "金开大道{lo}-{hi}号{side}", "金开大道{lo}号至{hi}号（{side}）",
+          "金开大道（{lo}号至{hi}号的{side}）"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(parity=st.sampled_from(["odd", "even"]), lo=st.integers(1, 300),
+       width=st.integers(0, 300), form=st.sampled_from(_FORMS),
+       ns=st.lists(st.integers(0, 700), min_size=1, max_size=8))
+def test_side_and_range_match_iff_inside_and_on_that_side(parity, lo, width, form, ns):
+    hi = lo + width
+    side, rem = _SIDES[parity]
+    rules = parse_rules(form.format(lo=lo, hi=hi, side=side))
+    for n in (*ns, lo, hi, lo - 1, hi + 1):
+        want = lo <= n <= hi and n % 2 == rem
+        assert bool(match_rules(rules, parse_address(f"金开大道{n}号"))) is want, (rules, n)
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=st.tuples(st.integers(1, 300), st.integers(0, 300)),
+       b=st.tuples(st.integers(1, 300), st.integers(0, 300)),
+       sep=st.sampled_from(["、", "，", "；"]), ns=st.lists(st.integers(0, 700), max_size=8))
+def test_both_sides_each_with_its_range(a, b, sep, ns):
+    (olo, ow), (elo, ew) = a, b
+    ohi, ehi = olo + ow, elo + ew
+    rules = parse_rules(f"金开大道（{olo}-{ohi}号单号{sep}双号{elo}-{ehi}号）")
+    # a half that contradicts itself ("双号1-1号": a typo?) makes the whole clause unparsed
+    typo = olo == ohi and olo % 2 == 0 or elo == ehi and elo % 2 == 1
+    assert typo is ([r.kind for r in rules] == ["unparsed"])
+    for n in (*ns, olo, ohi, elo, ehi):
+        want = not typo and ((olo <= n <= ohi and n % 2 == 1) or (elo <= n <= ehi and n % 2 == 0))
+        assert bool(match_rules(rules, parse_address(f"金开大道{n}号"))) is want, (rules, n)

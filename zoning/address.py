@@ -1376,9 +1376,20 @@ _RULE_STREET_AREA_RE = re.compile(r"^.+(?:街道|镇|乡)$")
 _RULE_ESTATE_RE = re.compile(rf"^.+{_ESTATE_SUF}$")
 _RULE_TOWN_RE = re.compile(rf"^(.{{1,6}}?(?:镇|街道|乡)){_NOT_ROAD}(?=.)")
 _RULE_NUMBER_RE = re.compile(
-    rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<no>\d+)号(?:附(?P<sub>\d+)号)?$")
-_RULE_RANGE_RE = re.compile(
-    rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<lo>\d+)号?(?:-|至|到)(?P<hi>\d+)号$")
+    rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<no>\d+)号(?:附(?P<sub>\d+)(?:号?(?:-|至|到)(?P<sub2>\d+))?号)?$")
+# a road followed by door numbers and/or a side: "新南路1-99号", "新南路单号1-99号", "新南路双号"
+_RULE_SPEC_RE = re.compile(rf"^(?P<road>.+{_RULE_ROAD_SUF})(?P<spec>(?:门牌|[单双奇偶]|\d).*)$")
+_SIDE = r"(单号|单数|奇数|双号|双数|偶数)"
+# a side written before or after the numbers: "单号1-99号", "门牌号为单号", "1-99号的单号"
+_SIDE_LEAD_RE = re.compile(rf"^(?:门牌号?(?:为|是)?)?{_SIDE}(?:门牌号?)?(?:一侧)?")
+_SIDE_TAIL_RE = re.compile(rf"(?:的)?(?:门牌号?(?:为|是)?)?{_SIDE}(?:门牌号?)?(?:一侧)?$")
+# door numbers: "1-99号", "1号至99号", "35号", "120号以上" (lo..∞), "99号以下" (1..hi); 以上 and
+# 以下 include the number itself (民法典 第一千二百五十九条)
+_DOOR_RE = re.compile(r"(?:(?P<lo>\d+)号?(?:-|至|到)(?P<hi>\d+)|(?P<n>\d+))"
+                      r"(?P<hao>号?)(?P<open>以上|起|以下)?")
+_EXCEPT_RE = re.compile(
+    r"^(?:除(?P<a>.+?)(?:以)?外|(?:不含|不包括|不包含)(?P<b>.+)|(?P<c>.+?)除外)$")
+_SUB_ALL_RE = re.compile(r"(?:所有|全部)?附号(?:门牌)?")
 _RULE_GROUPS_RE = re.compile(rf"^(?P<area>.+?)(?P<lo>\d+|[{_CN}]+)(?:(?:-|至|到)"
                              rf"(?P<hi>\d+|[{_CN}]+))?(?:组|社)$")
 _RULE_SERIES_RE = re.compile(
@@ -1393,7 +1404,12 @@ _PRIORITY = {"address": 0, "group": 2, "road": 3, "estate": 4, "area": 5, "unpar
 
 @dataclass(frozen=True, kw_only=True)
 class Rule:
-    """One clause of a published 划片 list.
+    """One clause of a published 划片 list, or one part of it.
+
+    A clause that selects several sets of door numbers gives one rule per set, all with the same
+    ``raw``: ``金开大道（2-36号双号、1-41号单号）`` gives a rule for the even numbers 2–36 and one
+    for the odd numbers 1–41. Within one rule the side and the numbers both apply (``parity``
+    *and* (``numbers`` or ``ranges``)), then the exceptions.
 
     Attributes
     ----------
@@ -1416,12 +1432,17 @@ class Rule:
         Listed door numbers (``南熏大道一段（84号、188号、366号）``).
     sub_no : int or None
         The 附号 of an inline address (``金开大道12号附1号``).
-    ranges : tuple of (int, int)
-        Door-number ranges, inclusive (``新南路1-99号``, ``1号至99号``).
+    sub_ranges : tuple of (int, int)
+        附号 ranges of an inline address (``新南路5号附1-9号``), inclusive.
+    ranges : tuple of (int, int or None)
+        Door-number ranges, inclusive (``新南路1-99号``, ``1号至99号``); an upper end ``None``
+        is open (``120号以上`` → ``(120, None)``; ``99号以下`` → ``(1, 99)``).
     except_numbers : tuple of int
         Numbers excluded (``柳城北街（999号除外）``, ``江安路（除666号、739号外）``).
-    except_ranges : tuple of (int, int)
+    except_ranges : tuple of (int, int or None)
         Ranges excluded (``东风路（1-99号除外）``).
+    except_sub : bool
+        附号 excluded (``新南路（1-99号单号，附号除外）``): ``新南路3号附1号`` is not under it.
     area : str or None
         社区/村, 街道/镇 or estate name.
     groups : tuple of int
@@ -1439,9 +1460,11 @@ class Rule:
     parity: str | None = None
     numbers: tuple[int, ...] = ()
     sub_no: int | None = None
-    ranges: tuple[tuple[int, int], ...] = ()
+    sub_ranges: tuple[tuple[int, int], ...] = ()
+    ranges: tuple[tuple[int, int | None], ...] = ()
     except_numbers: tuple[int, ...] = ()
-    except_ranges: tuple[tuple[int, int], ...] = ()
+    except_ranges: tuple[tuple[int, int | None], ...] = ()
+    except_sub: bool = False
     area: str | None = None
     groups: tuple[int, ...] = ()
     street: str | None = None
@@ -1462,20 +1485,26 @@ class Rule:
                 return False
             n = parts.road_no
             if n is not None and (n in self.except_numbers
-                                  or any(lo <= n <= hi for lo, hi in self.except_ranges)):
+                                  or _in_ranges(n, self.except_ranges)):
+                return False
+            if self.except_sub and parts.sub_no is not None:
                 return False
             if self.sub_no is not None and parts.sub_no != self.sub_no:
+                return False
+            if self.sub_ranges and (parts.sub_no is None
+                                    or not _in_ranges(parts.sub_no, self.sub_ranges)):
                 return False
             if n is None:
                 # without a number the side, the list or the exceptions cannot be checked
                 return self.kind == "road" and not (self.parity or self.numbers or self.ranges
-                                                    or self.except_numbers or self.except_ranges)
+                                                    or self.except_numbers or self.except_ranges
+                                                    or self.except_sub)
             if not (self.parity or self.numbers or self.ranges):
                 return self.kind == "road"
             if self.parity == "odd" and n % 2 == 0 or self.parity == "even" and n % 2 == 1:
                 return False
             if self.numbers or self.ranges:
-                return n in self.numbers or any(lo <= n <= hi for lo, hi in self.ranges)
+                return n in self.numbers or _in_ranges(n, self.ranges)
             return True
         if self.kind == "area":
             if _RULE_STREET_AREA_RE.match(self.area or ""):
@@ -1504,6 +1533,11 @@ class Rule:
         prefixes = [parts.locality, parts.street, _stem(parts.street), parts.community,
                     _stem(parts.community)]
         return any(p and _name_key(p) + road == rule for p in prefixes)
+
+
+def _in_ranges(n: int, ranges: Iterable[tuple[int, int | None]]) -> bool:
+    """Whether ``n`` is in one of the inclusive ranges (an upper end ``None`` is open)."""
+    return any(lo <= n and (hi is None or n <= hi) for lo, hi in ranges)
 
 
 def _stem(name: str | None) -> str | None:
@@ -1539,20 +1573,85 @@ def _split_clauses(text: str) -> list[str]:
     return [c.strip() for c in out if c.strip()]
 
 
-def _numbers(text: str) -> tuple[list[int], list[tuple[int, int]]]:
-    nums, ranges = [], []
-    for m in re.finditer(r"(\d+)号?(?:-|至|到)(\d+)号|(\d+)号", text):
-        if m[3]:
-            nums.append(int(m[3]))
-        else:
-            lo, hi = int(m[1]), int(m[2])
-            ranges.append((min(lo, hi), max(lo, hi)))
-    return nums, ranges
+class _Sel(NamedTuple):
+    """One set of door numbers a clause selects: a side and/or listed numbers and ranges."""
+
+    parity: str | None = None
+    numbers: tuple[int, ...] = ()
+    ranges: tuple[tuple[int, int | None], ...] = ()
+
+    @property
+    def listed(self) -> bool:
+        return bool(self.numbers or self.ranges)
+
+
+def _side(word: str) -> str:
+    return next(k for k, p in _PARITY.items() if p.fullmatch(word))
+
+
+def _door(text: str, *, bare: bool = False) -> _Sel | None:
+    """Door numbers without a side (``1-99号``, ``35号``, ``120号以上``); ``None`` if not that.
+
+    ``bare`` also accepts numbers without 号 (in ``1-99单号`` the 号 went to the side).
+    """
+    m = _DOOR_RE.fullmatch(text)
+    if not m or not (m["hao"] or m["open"] or bare) or (m["open"] and m["lo"]):
+        return None
+    if m["lo"]:
+        lo, hi = sorted((int(m["lo"]), int(m["hi"])))
+        return _Sel(ranges=((lo, hi),))
+    n = int(m["n"])
+    if m["open"] == "以下":
+        return _Sel(ranges=((1, n),)) if n >= 1 else None
+    return _Sel(ranges=((n, None),)) if m["open"] else _Sel(numbers=(n,))
+
+
+def _possible(sel: _Sel) -> bool:
+    """Whether a side and numbers together select anything (``36号单号`` does not)."""
+    if sel.parity is None:
+        return True
+    r = 1 if sel.parity == "odd" else 0
+    return (all(n % 2 == r for n in sel.numbers)
+            and all(hi is None or hi > lo or lo % 2 == r for lo, hi in sel.ranges))
+
+
+def _sel_item(piece: str) -> _Sel | None:
+    """One selecting item: a side, door numbers, or both (``单号1-99号``, ``1-99号单号``)."""
+    parity = None
+    m = _SIDE_LEAD_RE.match(piece)
+    if m:
+        parity, piece = _side(m[1]), piece[m.end():]
+    m = _SIDE_TAIL_RE.search(piece)
+    if m:
+        if parity:
+            return None  # two sides in one item
+        parity, piece = _side(m[1]), piece[:m.start()]
+    if not piece:
+        return _Sel(parity) if parity else None
+    door = _door(piece, bare=parity is not None)
+    if door is None:
+        return None
+    sel = door._replace(parity=parity)
+    return sel if _possible(sel) else None
+
+
+def _intersect(a: _Sel, b: _Sel) -> _Sel | None:
+    """Both restrictions at once (``新南路1号至99号（单号）``); ``None`` if not one simple set."""
+    if a.parity and b.parity and a.parity != b.parity or a.listed and b.listed:
+        return None
+    sel = _Sel(a.parity or b.parity, a.numbers + b.numbers, a.ranges + b.ranges)
+    return sel if _possible(sel) else None
+
+
+def _exceptable(piece: str) -> bool:
+    """Whether a list item can be an exception: door numbers without a side, or 附号."""
+    return bool(_SUB_ALL_RE.fullmatch(piece)) or _door(piece) is not None
 
 
 def _pieces(qual: str) -> list[str]:
-    """Qualifier pieces, the unit written once carried to all: ``1、3组`` → ``1组``, ``3组``."""
-    pieces = [p for p in re.split(r"[、,，;；和及]", qual) if p]
+    """List items, the unit written once carried to all: ``1、3组`` → ``1组``, ``3组``."""
+    # 和/及 join items only between numbers: "和平路" is a name
+    pieces = [p for p in re.split(rf"[、,，;；]|(?<=[\d号组社])[和及](?=[\d{_CN}])", qual) if p]
     if pieces and re.search(r"(?:号|组|社)$", pieces[-1]):
         unit = pieces[-1][-1]
         pieces = [p + unit if re.fullmatch(rf"{_NUM}(?:(?:-|至|到){_NUM})?", p) else p
@@ -1574,58 +1673,110 @@ def _series(name: str) -> list[str] | None:
 
 
 class _Qualifier(NamedTuple):
-    parity: str | None
-    numbers: tuple[int, ...]
-    ranges: tuple[tuple[int, int], ...]
-    excepts: tuple[int, ...]
-    except_ranges: tuple[tuple[int, int], ...]
-    groups: tuple[int, ...]
-    aliases: tuple[str, ...]
-    vague: str | None
+    selections: tuple[_Sel, ...] = ()
+    excepts: tuple[int, ...] = ()
+    except_ranges: tuple[tuple[int, int | None], ...] = ()
+    except_sub: bool = False
+    groups: tuple[int, ...] = ()
+    aliases: tuple[str, ...] = ()
+    vague: str | None = None
+
+    @property
+    def excepting(self) -> bool:
+        return bool(self.excepts or self.except_ranges or self.except_sub)
+
+
+def _overlapping(numbers: Sequence[int], ranges: Sequence[tuple[int, int | None]]) -> bool:
+    spans = sorted((lo, float("inf") if hi is None else hi) for lo, hi in ranges)
+    return (any(_in_ranges(n, ranges) for n in numbers)
+            or any(b[0] <= a[1] for a, b in zip(spans, spans[1:], strict=False)))
 
 
 def _qualifier(name: str, qual: str) -> _Qualifier:
-    """Read the text in parentheses after a name."""
-    parity, vague = None, None
-    numbers: list[int] = []
-    ranges: list[tuple[int, int]] = []
+    """Read the text in parentheses after a name.
+
+    Sub-clauses are separated by ``,;``, list items by ``、``. An item selects door numbers (a
+    side, numbers or ranges, or a side of numbers; several items are a union), or is an
+    exception (``101号除外``, ``除666号、739号外``, ``不含…``, ``附号除外``), 组 numbers, or another
+    name of the road. A lone side beside side-less ranges restricts them (``双号，120号以上``:
+    the even numbers from 120). Anything else, and any combination that reads two ways, is
+    returned in ``vague``, so that the clause is unparsed rather than read wider than written.
+    """
+    qual = re.sub(r"及(?=以[上下])", "", qual)
+    sels: list[_Sel] = []
     excepts: list[int] = []
-    except_ranges: list[tuple[int, int]] = []
+    except_ranges: list[tuple[int, int | None]] = []
+    except_sub = False
     groups: list[int] = []
     aliases: list[str] = []
-    if "除" in qual:
-        body = re.sub(r"^除|除外$|外$", "", qual)
-        excepts, except_ranges = _numbers("、".join(_pieces(body)))
-        if not (excepts or except_ranges):
-            vague = qual
-        return _Qualifier(None, (), (), tuple(excepts), tuple(except_ranges), (), (), vague)
-    for piece in _pieces(qual):
-        par = next((k for k, p in _PARITY.items() if p.search(piece)), None)
-        g = re.fullmatch(rf"({_NUM})(?:(?:-|至|到)({_NUM}))?(?:组|社)", piece)
-        if par:
-            parity = par
-        elif g:
-            lo = _cn_int(g[1])
-            hi = _cn_int(g[2]) if g[2] else lo
-            if lo is None or hi is None or lo > hi:
-                vague = piece if vague is None else f"{vague}、{piece}"
+    vague: list[str] = []
+    for clause in filter(None, re.split(r"[,;]", qual)):
+        pieces = _pieces(clause)
+        if "除" in clause or re.match(r"不含|不包括|不包含", clause):
+            m = _EXCEPT_RE.fullmatch(clause)
+            if not m:
+                vague.append(clause)
+                continue
+            pieces = _pieces(m["a"] or m["b"] or m["c"])
+            k = 0
+            if m["c"]:
+                # "X、Y除外": 除外 reaches back over the side-less numbers before it (云溪路（500号、
+                # 515号、518号除外）: all three); an item with a side stays selected
+                # (新南路（1-99号单号、附号除外）: the odd numbers 1-99 without their 附号)
+                k = len(pieces)
+                while k and _exceptable(pieces[k - 1]):
+                    k -= 1
+            if k == len(pieces) or not all(_exceptable(p) for p in pieces[k:]):
+                vague.append(clause)  # "单号除外": an exception we do not read
+                continue
+            for p in pieces[k:]:
+                d = _door(p)
+                if d is None:
+                    except_sub = True
+                else:
+                    excepts += d.numbers
+                    except_ranges += d.ranges
+            pieces = pieces[:k]
+        for piece in pieces:
+            sel = _sel_item(piece)
+            g = re.fullmatch(rf"({_NUM})(?:(?:-|至|到)({_NUM}))?(?:组|社)", piece)
+            if sel:
+                sels.append(sel)
+            elif g:
+                lo = _cn_int(g[1])
+                hi = _cn_int(g[2]) if g[2] else lo
+                if lo is None or hi is None or lo > hi:
+                    vague.append(piece)
+                else:
+                    groups += range(lo, hi + 1)
+            elif re.fullmatch(r"(?:[东南西北中]?[一二三四五六七八九十]*(?:段|路|街))+", piece):
+                # "战备渠（北路南路）", "南浦路西段（东段）": the same road's other parts
+                stem = re.sub(r"[东南西北中一二三四五六七八九十]+段$", "", name)
+                aliases += [stem + seg for seg in
+                            re.findall(r"[东南西北中]?[一二三四五六七八九十]*(?:段|路|街)", piece)]
+            elif _RULE_ROAD_RE.match(piece) and len(piece) >= 3 and _RULE_ROAD_RE.match(name):
+                aliases.append(piece)  # "迎晖路（新东路）": another name of the road
             else:
-                groups += range(lo, hi + 1)
-        elif re.fullmatch(r"(\d+号?(?:-|至|到))?\d+号", piece):
-            nn, rr = _numbers(piece)
-            numbers += nn
-            ranges += rr
-        elif re.fullmatch(r"(?:[东南西北中]?[一二三四五六七八九十]*(?:段|路|街))+", piece):
-            # "战备渠（北路南路）", "南浦路西段（东段）": the same road's other parts
-            stem = re.sub(r"[东南西北中一二三四五六七八九十]+段$", "", name)
-            aliases += [stem + seg for seg in
-                        re.findall(r"[东南西北中]?[一二三四五六七八九十]*(?:段|路|街)", piece)]
-        elif _RULE_ROAD_RE.match(piece) and len(piece) >= 3:
-            aliases.append(piece)  # "迎晖路（新东路）": another name of the road
+                vague.append(piece)
+    if _overlapping(excepts, except_ranges):
+        vague.append(f"{qual} (exceptions overlap: is one of them the selection?)")
+    bare = [s for s in sels if s.parity and not s.listed]
+    plain = [s for s in sels if not s.parity]
+    if bare and plain:
+        sided = [s for s in sels if s.parity and s.listed]
+        both = [_intersect(bare[0], s) for s in plain]
+        if len(bare) == 1 and not sided and not any(s.numbers for s in plain) and all(both):
+            sels = [s for s in both if s]  # "双号，120号以上", "单号，1-99号"
         else:
-            vague = piece if vague is None else f"{vague}、{piece}"
-    return _Qualifier(parity, tuple(numbers), tuple(ranges), (), (), tuple(groups),
-                      tuple(aliases), vague)
+            vague.append(f"{qual} (a side beside listed numbers: both, or that side of them?)")
+    merged: dict[str | None, _Sel] = {}
+    for s in sels:  # one selection per side; a whole side covers its listed parts
+        cur = merged.get(s.parity)
+        merged[s.parity] = (s if cur is None else _Sel(s.parity) if not (cur.listed and s.listed)
+                            else cur._replace(numbers=cur.numbers + s.numbers,
+                                              ranges=cur.ranges + s.ranges))
+    return _Qualifier(tuple(merged.values()), tuple(excepts), tuple(except_ranges), except_sub,
+                      tuple(groups), tuple(aliases), "、".join(vague) if vague else None)
 
 
 def _parse_clause(raw: str, school: str | None) -> list[Rule]:
@@ -1649,36 +1800,70 @@ def _parse_clause(raw: str, school: str | None) -> list[Rule]:
         return [Rule(kind="unparsed", area=area[1] if area else None,
                      note=f"boundary description, needs a map: {area[2] if area else name}",
                      **base)]
-    q = _qualifier(name, qual) if qual else _Qualifier(None, (), (), (), (), (), (), None)
+    q = _qualifier(name, qual) if qual else _Qualifier()
     if q.vague is not None:
         area = name if (_RULE_AREA_RE.match(name) or not _RULE_ROAD_RE.match(name)) else None
         return [Rule(kind="unparsed", road=None if area else name, area=area,
                      note=f"qualifier not decidable from an address: {q.vague}", **base)]
-    road_kw = {"parity": q.parity, "numbers": q.numbers, "ranges": q.ranges,
-               "except_numbers": q.excepts, "except_ranges": q.except_ranges}
-    mrange = _RULE_RANGE_RE.match(name)
-    if mrange:
-        road_kw["ranges"] = (*q.ranges, (int(mrange["lo"]), int(mrange["hi"])))
-        return [Rule(kind="road", road=mrange["road"], **road_kw, **base)]
+    excepts = {"except_numbers": q.excepts, "except_ranges": q.except_ranges,
+               "except_sub": q.except_sub}
+
+    def roads_rule(roads: Iterable[str], sels: Sequence[_Sel]) -> list[Rule]:
+        return [Rule(kind="road", road=r, parity=s.parity, numbers=s.numbers, ranges=s.ranges,
+                     **excepts, **base) for r in roads for s in sels]
+
     mnum = _RULE_NUMBER_RE.match(name)
     if mnum:
-        return [Rule(kind="address", road=mnum["road"], numbers=(int(mnum["no"]), *q.numbers),
-                     sub_no=int(mnum["sub"]) if mnum["sub"] else None, **base)]
+        extra = tuple(n for s in q.selections for n in s.numbers)
+        if (q.groups or q.aliases or q.excepts or q.except_ranges
+                or any(s.parity or s.ranges for s in q.selections)
+                or mnum["sub"] and (extra or q.except_sub)):
+            return [Rule(kind="unparsed", road=mnum["road"],
+                         note=f"qualifier of an inline address not read: {qual}", **base)]
+        sub = {}
+        if mnum["sub2"]:
+            sub["sub_ranges"] = (tuple(sorted((int(mnum["sub"]), int(mnum["sub2"])))),)
+        elif mnum["sub"]:
+            sub["sub_no"] = int(mnum["sub"])
+        return [Rule(kind="address", road=mnum["road"], numbers=(int(mnum["no"]), *extra),
+                     except_sub=q.except_sub, **sub, **base)]
+    mspec = _RULE_SPEC_RE.match(name)
+    if mspec:
+        own = _sel_item(mspec["spec"])
+        if own is None and re.search(r"号$|[单双]号|[单双奇偶]数|以[上下]", mspec["spec"]):
+            # "新南路1-5号附1-9号", "新南路36号单号": numbers we do not read, or that contradict
+            return [Rule(kind="unparsed", road=mspec["road"],
+                         note=f"door numbers not read: {mspec['spec']}", **base)]
+        if own is not None:
+            sels = [_intersect(own, s) for s in q.selections] or [own]
+            if q.groups or q.aliases or not all(sels):
+                return [Rule(kind="unparsed", road=mspec["road"],
+                             note=f"numbers after the name and in the parentheses do not "
+                                  f"combine: {mspec['spec']} ({qual})", **base)]
+            return roads_rule([mspec["road"]], [s for s in sels if s])
     mgrp = _RULE_GROUPS_RE.match(name)
-    if mgrp and not _RULE_ROAD_RE.match(name):
+    if mgrp and not _RULE_ROAD_RE.match(name) and not qual:
         lo = _cn_int(mgrp["lo"])
         hi = _cn_int(mgrp["hi"]) if mgrp["hi"] else lo
         if lo is not None and hi is not None and lo <= hi:
             return [Rule(kind="group", area=mgrp["area"], groups=tuple(range(lo, hi + 1)),
                          **base)]
     if q.groups:
+        if q.selections or q.excepting or q.aliases:
+            return [Rule(kind="unparsed", area=name,
+                         note=f"组 together with door numbers or names: {qual}", **base)]
         return [Rule(kind="group", area=name, groups=q.groups, **base)]
+    sels = q.selections or (_Sel(),)
     series = _series(name)
     if series:
-        return [Rule(kind="road", road=r, **road_kw, **base) for r in series]
+        return roads_rule(series, sels)
     roads = ([name] if _RULE_ROAD_RE.match(name) else []) + list(q.aliases)
     if roads:
-        return [Rule(kind="road", road=r, **road_kw, **base) for r in dict.fromkeys(roads)]
+        return roads_rule(dict.fromkeys(roads), sels)
+    if q.selections or q.excepting or qual and mgrp:
+        # "鱼凫社区（单号）": door numbers of something that is not a road
+        return [Rule(kind="unparsed", area=name,
+                     note=f"door numbers for a name that is not a road: {qual}", **base)]
     if _RULE_AREA_RE.match(name):
         return [Rule(kind="area", area=name, **base)]
     if _RULE_STREET_AREA_RE.match(name) and not base.get("street"):
@@ -1693,8 +1878,20 @@ def parse_rules(text: str, *, school: str | None = None) -> list[Rule]:
 
     Clauses are split on ``、，,；;`` outside parentheses; every clause gives at least one
     :class:`Rule` (a series such as ``柳南一路至七路`` gives one per road, an alias
-    ``迎晖路（新东路）`` one per name), and a clause that cannot be read gives
-    ``Rule(kind="unparsed")`` — nothing is dropped.
+    ``迎晖路（新东路）`` one per name, door numbers on both sides
+    ``（单号1-99号、双号2-120号）`` one per side), and a clause that cannot be read gives
+    ``Rule(kind="unparsed")`` — nothing is dropped. A clause is read exactly or not at all: if
+    one part of the text in parentheses is not understood, or reads two ways
+    (``（单号、84号）``: the odd side and 84, or only 84?), the whole clause is unparsed and
+    never matches, rather than a rule wider than the text.
+
+    Door numbers and sides: ``1-99号``, ``1号至99号``, ``单号1-99号`` / ``1-99号单号`` (after the
+    name or in parentheses), ``门牌号为单号``, ``120号以上`` / ``120号及以上`` / ``120号起``
+    (open above), ``99号以下`` (1–99; 以上/以下 include the number), a lone side beside ranges
+    (``双号，120号以上``: the even numbers from 120). Exceptions: ``101号除外``,
+    ``除666号、739号外``, ``不含…``, ``附号除外``; in ``X、Y除外`` the 除外 covers the side-less
+    numbers before it (``500号、515号、518号除外``), not an item with a side
+    (``1-99号单号、附号除外``: the odd numbers 1–99, without 附号).
 
     Parameters
     ----------
@@ -1716,6 +1913,12 @@ def parse_rules(text: str, *, school: str | None = None) -> list[Rule]:
     (666, 739)
     >>> [r.road for r in parse_rules("双河一至三巷")]
     ['双河一巷', '双河二巷', '双河三巷']
+    >>> [(r.parity, r.ranges) for r in parse_rules("金开大道（2-36号双号、1-41号单号）")]
+    [('even', ((2, 36),)), ('odd', ((1, 41),))]
+    >>> [(r.parity, r.ranges) for r in parse_rules("新南路（双号，120号以上）")]
+    [('even', ((120, None),))]
+    >>> parse_rules("东大街（单号除外）")[0].kind
+    'unparsed'
     """
     rules: list[Rule] = []
     for clause in _split_clauses(text):
@@ -1780,7 +1983,7 @@ def match_rules(rules: Iterable[Rule], parts: AddressParts) -> list[Rule]:
     def rank(r: Rule) -> tuple:
         if r.kind == "road":
             sub = (0 if (r.numbers or r.ranges) else 1 if r.parity
-                   else 2 if (r.except_numbers or r.except_ranges) else 3)
+                   else 2 if (r.except_numbers or r.except_ranges or r.except_sub) else 3)
             return (1, sub)
         return (_PRIORITY[r.kind], 0)
 

@@ -323,6 +323,68 @@ def assign(
 
 
 @app.command()
+def publish(
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    level: Annotated[str, typer.Option(help="primary or junior")] = "primary",
+    out: Annotated[Path | None, typer.Option(help="text file to write (default: print)")] = None,
+) -> None:
+    """Write the zones as the 划片 text list a district publishes (roads, 单双号 ranges, 村/组)."""
+    from zoning.publish import zone_text_list
+    from zoning.store import GeoPackageStore
+
+    try:
+        text = zone_text_list(GeoPackageStore(data).load(), level=level)
+    except ZoningError as exc:
+        _fail(exc)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"已写出 {len(text.splitlines())} 所学校的划片范围 → {out}")
+
+
+@app.command()
+def crosscheck(
+    text: Annotated[Path, typer.Option(help="published 划片 text list, one school per line: "
+                                            "学校: 条目、条目…")],
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    level: Annotated[str, typer.Option(help="primary or junior")] = "primary",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check a published 划片 text list against the zone map, address by address.
+
+    Exit code 0 when every zoned address agrees, 1 when some disagree, conflict or are not
+    covered by the text.
+    """
+    from zoning.address import parse_rule_list
+    from zoning.lookup import Resolver
+    from zoning.store import GeoPackageStore
+
+    try:
+        rules = parse_rule_list(text.read_text(encoding="utf-8-sig"))
+        resolver = Resolver(GeoPackageStore(data).load())
+        report = resolver.cross_check(rules, level=level, progress=sys.stderr.isatty())
+    except (ZoningError, OSError) as exc:
+        _fail(exc if isinstance(exc, ZoningError) else ZoningError(str(exc)))
+    counts = report["status"].value_counts().to_dict()
+    unparsed = [r.raw for r in rules if r.kind == "unparsed"]
+    bad = report[~report["status"].isin(["agree", "unzoned"])]
+    if as_json:
+        _print_json({"counts": counts, "unparsed_clauses": unparsed,
+                     "problems": bad.reset_index().head(1000).to_dict("records")})
+    else:
+        labels = {"agree": "一致", "disagree": "不一致", "conflict": "多校冲突",
+                  "no_rule": "文字未覆盖", "unzoned": "不在片区内"}
+        typer.echo("核对结果: " + ", ".join(f"{labels.get(k, k)} {v}" for k, v in counts.items()))
+        for raw in unparsed:
+            typer.echo(f"无法解析的条目: {raw}")
+        for r in bad.head(20).itertuples():
+            typer.echo(f"{r.Index}\t{labels[r.status]}\t片区 {r.zone_id} {r.schools}\t"
+                       f"文字 {r.rule_schools}")
+    raise typer.Exit(0 if bad.empty else 1)
+
+
+@app.command()
 def dashboard(
     data: Annotated[Path, typer.Option(help="GeoPackage store to show")] = _DEFAULT_DATA,
     port: Annotated[int, typer.Option(help="port")] = 8501,

@@ -347,6 +347,76 @@ class Resolver:
         out.loc[~placed & out["reason"].isna(), "reason"] = "outside every zone"
         return out
 
+    def cross_check(self, rules, *, level: str, progress: bool = False) -> pd.DataFrame:
+        """Compare published 划片 text rules with the zone geometry, address by address.
+
+        Parameters
+        ----------
+        rules : list of Rule
+            Parsed with :func:`zoning.address.parse_rule_list`; ``rule.school`` is a school name
+            or id.
+        level : {"primary", "junior"}
+            The level the rules are for.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``address_id``: ``zone_id`` and ``schools`` (by geometry), ``rule_schools``
+            (by text), and ``status``: ``agree``, ``disagree`` (the text names another school),
+            ``no_rule`` (no clause covers the address), ``conflict`` (clauses of several schools
+            cover it), ``unzoned`` (no zone by geometry).
+        """
+        from tqdm.auto import tqdm
+
+        a = self.dataset.addresses
+        zid = self.locators[level].locate(a.geometry.x.to_numpy(), a.geometry.y.to_numpy())
+        names = self.dataset.schools["name"]
+        zone_names = (self.links.assign(name=self.links["school_id"].map(names))
+                      .groupby("zone_id").agg(ids=("school_id", set), names=("name", set)))
+        # rules never look inside a building: the text up to 栋/幢 decides, so each estate's
+        # dwellings are parsed and matched once
+        head = a["address"].str.replace(r"\d+[栋幢].*$", "", regex=True)
+        # a clause can only match text that shares the last two characters of its road or
+        # area name (names match when one ends with the other): a cheap filter before matching
+        keys = [_name_key(r.road or r.area) for r in rules]
+        hits_of: dict[str, frozenset] = {}
+        for text in tqdm(head.unique(), disable=not progress, unit="addr"):
+            near = [r for r, k in zip(rules, keys, strict=True) if k is None or k in text]
+            parts = self.addresses.parse(text)
+            hits_of[text] = frozenset(r.school for r in match_rules(near, parts))
+        own_of = {z: r.ids | r.names for z, r in zone_names.iterrows()}
+        name_set = set(names.astype(str))
+        rows = []
+        for aid, key, z in zip(a.index, head, zid, strict=True):
+            hits = hits_of[key]
+            if z is None:
+                status, own = "unzoned", set()
+            else:
+                own = own_of[z]
+                if not hits:
+                    status = "no_rule"
+                elif hits <= own:
+                    status = "agree"
+                elif len(hits) > 1 and hits & own:
+                    status = "conflict"
+                else:
+                    status = "disagree"
+            rows.append((aid, z, "、".join(sorted(own & name_set)), "、".join(sorted(hits)),
+                         status))
+        out = pd.DataFrame(rows, columns=["address_id", "zone_id", "schools", "rule_schools",
+                                          "status"]).set_index("address_id")
+        return out
+
+
+def _name_key(name: str | None) -> str | None:
+    """Last two characters of a road or area name without its generic suffix (社区, 村)."""
+    if not name:
+        return None
+    core = name.removesuffix("社区").removesuffix("村") or name
+    return core[-2:]
+
 
 _RESOLVERS: dict[int, tuple[weakref.ref, Resolver]] = {}
 
