@@ -121,9 +121,16 @@ class Resolver:
         zones = dataset.zones
         self.locators = {lv: Locator.from_zones(zones, level=lv) for lv in LEVELS
                          if (zones["level"] == lv).any()}
-        self.addresses = AddressIndex.from_frame(dataset.addresses)
+        self._addresses: AddressIndex | None = None
         self.links = zone_schools(zones)
         self._parcel_zone: dict[str, pd.DataFrame] = {}
+
+    @property
+    def addresses(self) -> AddressIndex:
+        """The address index, built on first use (point and parcel queries never need it)."""
+        if self._addresses is None:
+            self._addresses = AddressIndex.from_frame(self.dataset.addresses)
+        return self._addresses
 
     @classmethod
     def from_dataset(cls, dataset: Dataset, **kwargs) -> Resolver:
