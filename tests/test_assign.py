@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 import zoning.assign as zassign
 from zoning.assign import Locator, assign_parcels, assign_points, split_parcels
 from zoning.errors import ValidationError, ZoningError, ZoningWarning
+from zoning.zones import intersection_areas
 
 CRS = "EPSG:4545"
 X0, Y0 = 400_000.0, 3_290_000.0
@@ -293,7 +294,7 @@ def test_irregular_fixture_is_what_it_claims():
     types = set(IRREGULAR.geom_type)
     assert "MultiPolygon" in types
     assert shapely.get_num_interior_rings(IRREGULAR.geometry.to_numpy()).max() >= 1
-    pairs = zassign.intersection_areas(IRREGULAR.geometry, IRREGULAR.geometry)
+    pairs = intersection_areas(IRREGULAR.geometry, IRREGULAR.geometry)
     assert pairs.loc[pairs["left"] != pairs["right"], "area"].sum() < 1e-6  # no overlaps
 
 
@@ -467,6 +468,154 @@ def test_doctests():
 
 
 # --------------------------------------------------------------------------------------------
+# assign_parcels near boundaries: the answers found without GEOS, against an overlay
+# --------------------------------------------------------------------------------------------
+
+
+def overlay_all(parcels, zones):
+    """Largest overlap written out with shapely: zone id, share and zones touched per parcel."""
+    pg, zg = parcels.geometry.to_numpy(), zones.geometry.to_numpy()
+    area = shapely.area(shapely.intersection(pg[:, None], zg[None, :]))
+    best = np.argmax(area, axis=1)  # the first zone among equals
+    top = area[np.arange(len(pg)), best]
+    zone = np.where(top > 0, zones.index.to_numpy(dtype=object)[best], None)
+    return zone, np.where(top > 0, top / shapely.area(pg), 0.0), (area > 0).sum(axis=1)
+
+
+def assert_overlay(got, parcels, zones):
+    zone, share, touched = overlay_all(parcels, zones)
+    assert got["zone_id"].tolist() == zone.tolist()
+    assert got["share"].to_numpy() == pytest.approx(share, abs=1e-9)
+    assert got["zones_touched"].tolist() == touched.tolist()
+
+
+def rotated(cx, cy, w, h, angle):
+    return shapely.affinity.rotate(shapely.box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
+                                   angle, origin=(cx, cy))
+
+
+def reversed_rings(zones):
+    """The same zones with every ring the other way round (clockwise shells)."""
+    return zones.set_geometry(shapely.reverse(zones.geometry.to_numpy()), crs=zones.crs)
+
+
+def near_boundaries():
+    """Parcels whose boxes meet a boundary on the 3×3 grid, each a different case."""
+    hole = HOLE.exterior
+    return gpd.GeoDataFrame(geometry=[
+        rotated(*at(960, 500), 50, 50, 45),            # J box crosses Z00|Z10, polygon inside Z00
+        shapely.box(*at(900, 100), *at(1000, 200)),     # K an edge on Z00|Z10, inside Z00
+        shapely.box(*at(1350, 1350), *at(1650, 1650)),  # L covers Z11's hole
+        shapely.Polygon(shapely.box(*at(1300, 1300), *at(1700, 1700)).exterior,
+                        [hole.buffer(20, join_style="mitre").exterior]),  # M hole holds the hole
+        shapely.MultiPolygon([shapely.box(*at(400, 400), *at(450, 450)),
+                              shapely.box(*at(2500, 2500), *at(2550, 2550))]),  # N two zones
+        shapely.box(*at(-100, -100), *at(1100, 1100)),  # O holds all of Z00, big
+        rotated(*at(1000, 1000), 30, 30, 10),           # P on the four-zone vertex
+        rotated(*at(2990, 1500), 14, 14, 45),           # Q box over the outer edge, inside Z21
+        shapely.box(*at(1395, 1300), *at(1405, 1700)),  # R thin, across the hole's west side
+    ], crs=CRS, index=pd.Index(list("JKLMNOPQR"), name="parcel_id"))
+
+
+@pytest.mark.parametrize("order", ["desc", "asc"])
+@pytest.mark.parametrize("turn", ["as drawn", "reversed"])
+def test_parcels_near_boundaries_by_hand(order, turn):
+    zones = grid_zones(order)
+    if turn == "reversed":
+        zones = reversed_rings(zones)
+    parcels = near_boundaries()
+    got = assign_parcels(parcels, zones, level="primary")
+    assert_overlay(got, parcels, zones)
+    assert got.loc[["J", "K", "M", "Q"], "share"].tolist() == [1.0] * 4
+    assert got.loc[["J", "K", "M", "Q"], "zone_id"].tolist() == ["Z00", "Z00", "Z11", "Z21"]
+    assert got.loc["L", "share"] == pytest.approx(1 - 200**2 / 300**2)
+    assert got.loc["N", "zone_id"] == {"desc": "Z22", "asc": "Z00"}[order]  # a 50/50 tie
+    assert got.loc["O", "zone_id"] == "Z00"
+    assert got.loc["O", "zones_touched"] == 4
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(["grid", "irregular", "irregular reversed"]),
+       boxes=st.lists(st.tuples(st.floats(-300, 3300), st.floats(-300, 3300),
+                                st.floats(-0.5, 3.0), st.floats(0.05, 1.0), st.floats(0, 180),
+                                st.booleans()), min_size=1, max_size=60),
+       picks=st.lists(st.integers(0, 10**9), max_size=20))
+def test_property_parcels_equal_an_overlay(name, boxes, picks):
+    zones = LAYERS[name.split()[0]]
+    if name.endswith("reversed"):
+        zones = reversed_rings(zones)
+    geoms = [rotated(X0 + x, Y0 + y, 10**e, 10**e * r, a if turn else 0.0)
+             for x, y, e, r, a, turn in boxes]
+    # and parcels centred on zone vertices: boundaries cross them
+    xy = shapely.get_coordinates(zones.geometry.to_numpy())
+    geoms += [rotated(*xy[k % len(xy)], 20 + k % 90, 15 + k % 40, k % 180) for k in picks]
+    parcels = gpd.GeoDataFrame(geometry=geoms, crs=CRS, index=pd.Index(
+        [f"P{i}" for i in range(len(geoms))], name="parcel_id"))
+    assert_overlay(assign_parcels(parcels, zones, level="primary"), parcels, zones)
+
+
+def test_parcel_fallbacks_give_the_same_answers(monkeypatch):
+    # whatever the exact steps leave to GEOS, GEOS answers the same
+    rng = np.random.default_rng(4)
+    parcels = gpd.GeoDataFrame(geometry=[
+        rotated(X0 + x, Y0 + y, w, w * r, a) for x, y, w, r, a in zip(
+            rng.uniform(-200, 3200, 400), rng.uniform(-200, 3200, 400),
+            rng.uniform(1, 300, 400), rng.uniform(0.1, 1, 400), rng.uniform(0, 180, 400),
+            strict=True)], crs=CRS, index=pd.Index([f"P{i}" for i in range(400)],
+                                                   name="parcel_id"))
+    want = assign_parcels(parcels, IRREGULAR, level="primary")
+    assert_overlay(want, parcels, IRREGULAR)
+    exact = zassign._parcel_zones
+
+    def nothing_found(bounds, parcels, zones, zpresent):
+        zone = exact(bounds, parcels, zones, zpresent)
+        return np.where(zone >= 0, -3, zone)  # "inside one zone or none, but which?"
+
+    monkeypatch.setattr(zassign, "_parcel_zones", nothing_found)
+    pd.testing.assert_frame_equal(assign_parcels(parcels, IRREGULAR, level="primary"), want)
+    monkeypatch.setattr(zassign, "_parcel_zones",
+                        lambda bounds, *a: np.full(len(bounds), -2))  # all to GEOS
+    pd.testing.assert_frame_equal(assign_parcels(parcels, IRREGULAR, level="primary"), want)
+
+
+@pytest.mark.parametrize("name", ["grid", "irregular"])
+@pytest.mark.parametrize("cell", [31.0, 250.0, 4000.0])
+def test_segment_grid_locates_points_off_boundaries(name, cell):
+    zones = LAYERS[name]
+    if name == "irregular":
+        zones = reversed_rings(zones)
+    zg = zones.geometry.to_numpy()
+    grid = zassign._SegmentGrid(zg, np.ones(len(zg), dtype=bool), cell,
+                                tuple(shapely.total_bounds(zg)))
+    rng = np.random.default_rng(1)
+    x = X0 + rng.uniform(-200, 3200, 50_000)
+    y = Y0 + rng.uniform(-200, 3200, 50_000)
+    far = shapely.distance(BOUNDARIES[name], shapely.points(x, y)) > 1e-2
+    x, y = x[far], y[far]
+    want = zones.index.get_indexer(pd.Index(brute(zones, x, y, shapely.contains_xy)))
+    assert (grid.locate(x, y) == want).all()
+    deep = np.flatnonzero(grid.slot < 0)
+    cx = grid.x0 + (deep % grid.nx + 0.5) * grid.c
+    cy = grid.y0 + (deep // grid.nx + 0.5) * grid.c
+    want = zones.index.get_indexer(pd.Index(brute(zones, cx, cy, shapely.contains_xy)))
+    assert (grid.deep_zone(deep) == want).all()
+
+
+def test_parcels_with_overlapping_zones_follow_the_rule():
+    zones = grid_zones("asc")
+    zones.loc["Z11", "geometry"] = shapely.box(*at(800, 800), *at(2200, 2200))
+    parcels = gpd.GeoDataFrame(geometry=[
+        shapely.box(*at(850, 850), *at(900, 900)),      # in Z00 and Z11
+        shapely.box(*at(1850, 1850), *at(1900, 1900)),  # in Z11 only
+        rotated(*at(895, 850), 20, 20, 30),             # box across Z00's edge, in Z00 and Z11
+    ], crs=CRS, index=pd.Index(["in two", "in one", "rotated"], name="parcel_id"))
+    got = assign_parcels(parcels, zones, level="primary")
+    assert got["zone_id"].tolist() == ["Z00", "Z11", "Z00"]  # the first in frame order
+    assert got["share"].tolist() == [1.0, 1.0, 1.0]
+    assert got["zones_touched"].tolist() == [2, 1, 2]
+
+
+# --------------------------------------------------------------------------------------------
 # The small demo district
 # --------------------------------------------------------------------------------------------
 
@@ -489,6 +638,20 @@ def test_demo_every_parcel_once_per_level(small_demo, level):
     lz = zones[zones["level"] == level]
     assert (got["zone_id"].to_numpy() == built_in(parcels, lz)).all()
     assert split_parcels(got).empty
+
+
+def test_demo_parcels_need_no_geos(small_demo, monkeypatch):
+    # the demo's parcels keep clear of zone boundaries: all answered by the exact grid steps
+    parcels, zones = small_demo.parcels, small_demo.zones
+    want = {lv: assign_parcels(parcels, zones, level=lv) for lv in ("primary", "junior")}
+
+    def geos(*args, **kwargs):
+        raise AssertionError("GEOS asked")
+
+    for name in ("contains", "intersects", "intersects_xy", "intersection"):
+        monkeypatch.setattr(shapely, name, geos)
+    for lv, frame in want.items():
+        pd.testing.assert_frame_equal(assign_parcels(parcels, zones, level=lv), frame)
 
 
 def test_demo_addresses_agree_with_sjoin(small_demo):

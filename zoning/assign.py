@@ -25,7 +25,6 @@ import shapely
 
 from zoning.errors import ValidationError, ZoningWarning
 from zoning.settings import DEFAULT
-from zoning.zones import intersection_areas
 
 __all__ = ["Locator", "assign_parcels", "assign_points", "split_parcels"]
 
@@ -40,6 +39,11 @@ _MAX_CELLS = 1 << 22
 _LIMIT_CELLS = 1 << 27
 #: Key of the overlap detail that :func:`assign_parcels` leaves in ``result.attrs``.
 _OVERLAPS = "zoning.assign.overlaps"
+#: Parcel boxes: the cells of the boundary grid are this many times the median box (a box then
+#: touches a cell no boundary comes near, whose zone is known, unless it is next to a boundary
+#: on every side), and a box spanning more than ``_BOX_SPAN + 1`` cells a side is left to GEOS.
+_BOX_CELL = 2.0
+_BOX_SPAN = 4
 
 # The single-point path calls the compiled ufunc directly: the public wrapper's argument handling
 # costs twice the point-in-polygon test itself.
@@ -328,28 +332,6 @@ class Locator:
         j = np.arange(rep.size) - np.repeat(first - start, cnt)
         return pts, rep, self._cand[j]
 
-    def _box_zone(self, bounds, *, max_span=3):
-        """Zone position of each box lying in grid cells wholly inside that one zone, else -1.
-
-        Such a box, and whatever it holds, is inside the zone (the cells are, with a margin):
-        no geometry test needed. Boxes spanning more than ``max_span + 1`` cells a side, or
-        touching a mixed or empty cell, get -1.
-        """
-        f = (bounds - [self._x0, self._y0, self._x0, self._y0]) * self._inv
-        ok = ((f[:, 0] >= 0) & (f[:, 1] >= 0) & (f[:, 2] < self._nx)
-              & (f[:, 3] < self._ny))  # NaN bounds (empty geometries) fail
-        f[~ok] = 0.0
-        i0, j0, i1, j1 = f.astype(np.int64).T
-        si, sj = i1 - i0, j1 - j0
-        ok &= (si <= max_span) & (sj <= max_span)
-        first = self._grid[j0 * self._nx + i0]
-        ok &= first >= 0
-        for di in range(max_span + 1):
-            for dj in range(max_span + 1):
-                m = np.flatnonzero(ok & (di <= si) & (dj <= sj))
-                ok[m] = self._grid[(j0[m] + dj) * self._nx + i0[m] + di] == first[m]
-        return np.where(ok, first, -1)
-
     def _chunk(self, xs, ys):
         xs, ys = _as_float(xs), _as_float(ys)
         code = self._codes(xs, ys)
@@ -549,6 +531,390 @@ def _covering(g, pos, x, y):
     return pi[hit], pos[ti[hit]]
 
 
+# ------------------------------------------------------------ parcels: exact answers without GEOS
+def _edges(geoms):
+    """Edges of every ring of polygons.
+
+    Returns ``x0, y0, x1, y1`` of every edge, the ring of each edge, the part (polygon) of each
+    ring and the geometry of each part; in the order of the geometries.
+    """
+    if ((shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)).all():
+        # polygons without holes (most parcels): one ring each, no ring objects to make
+        rings = ring_of = part_of = np.arange(len(geoms))
+    else:
+        parts, part_of = shapely.get_parts(geoms, return_index=True)
+        rings, ring_of = shapely.get_rings(parts, return_index=True)
+    xy, coord_of = shapely.get_coordinates(geoms if rings is ring_of else rings,
+                                           return_index=True)
+    same = np.flatnonzero(coord_of[1:] == coord_of[:-1])
+    x, y = xy[:, 0], xy[:, 1]
+    return x[same], y[same], x[same + 1], y[same + 1], coord_of[same], ring_of, part_of
+
+
+def _ring_segments(geoms, pos):
+    """Segments of every ring of the zones, each with its zone and its winding *turn*.
+
+    ``turn`` is what crossing the segment eastwards adds to the winding number of its zone. The
+    rings are taken as shells counter-clockwise and holes clockwise, whatever their stored
+    orientation, so that the winding number is 1 inside a valid zone and 0 outside it; a
+    horizontal segment turns nothing.
+    """
+    ax, ay, bx, by, ring, ring_of, part_of = _edges(geoms)
+    # twice the signed area of every ring (shoelace about a near point, for precision)
+    ox, oy = (float(ax[0]), float(ay[0])) if ax.size else (0.0, 0.0)
+    area2 = np.bincount(ring, weights=(ax - ox) * (by - oy) - (bx - ox) * (ay - oy),
+                        minlength=ring_of.size)
+    shell = np.ones(ring_of.size, dtype=bool)
+    shell[1:] = ring_of[1:] != ring_of[:-1]  # the first ring of every polygon
+    flip = np.where(shell == (area2 > 0), 1, -1)
+    # counter-clockwise, an upward edge has the inside on its west: crossing it eastwards leaves
+    turn = -np.sign(by - ay).astype(np.int64) * flip[ring]
+    return ax, ay, bx, by, pos[part_of[ring_of[ring]]].astype(np.int64), turn
+
+
+def _crossing(ax, ay, bx, by, y):
+    """Where segment a–b crosses the horizontal line at ``y`` (between its ends), pairwise.
+
+    Clamped to the segment, so that rounding never moves a crossing past a point off it.
+    """
+    x = ax + (y - ay) * ((bx - ax) / (by - ay))
+    return np.minimum(np.maximum(x, np.minimum(ax, bx)), np.maximum(ax, bx))
+
+
+def _meets(ax, ay, bx, by, x0, y0, x1, y1):
+    """Whether segment a–b meets the closed box (x0, y0, x1, y1), pairwise.
+
+    Separating axes: the box's two and the segment's normal. Rounding errs by far less than the
+    ``eps`` the caller widens boxes by, so "no" means no.
+    """
+    out = ((np.minimum(ax, bx) <= x1) & (np.maximum(ax, bx) >= x0)
+           & (np.minimum(ay, by) <= y1) & (np.maximum(ay, by) >= y0))
+    i = np.flatnonzero(out)
+    ax, ay, bx, by, x0, y0, x1, y1 = ax[i], ay[i], bx[i], by[i], x0[i], y0[i], x1[i], y1[i]
+    dx, dy = bx - ax, by - ay
+    u0, u1 = dx * (y0 - ay), dx * (y1 - ay)
+    v0, v1 = dy * (x0 - ax), dy * (x1 - ax)
+    s00, s01, s10, s11 = u0 - v0, u1 - v0, u0 - v1, u1 - v1
+    lo = np.minimum(np.minimum(s00, s01), np.minimum(s10, s11))
+    hi = np.maximum(np.maximum(s00, s01), np.maximum(s10, s11))
+    out[i] = (lo <= 0) & (hi >= 0)
+    return out
+
+
+def _near(ax, ay, bx, by, cx, cy, dx, dy, eps):
+    """Whether segments a–b and c–d may come within ``eps`` of each other, pairwise.
+
+    "No" is exact (up to rounding far below ``eps``): their boxes are more than ``eps`` apart,
+    or one lies wholly on one side of the other's line, farther than ``eps``.
+    """
+    out = ((np.minimum(ax, bx) <= np.maximum(cx, dx) + eps)
+           & (np.maximum(ax, bx) >= np.minimum(cx, dx) - eps)
+           & (np.minimum(ay, by) <= np.maximum(cy, dy) + eps)
+           & (np.maximum(ay, by) >= np.minimum(cy, dy) - eps))
+    i = np.flatnonzero(out)
+    ax, ay, bx, by, cx, cy, dx, dy = ax[i], ay[i], bx[i], by[i], cx[i], cy[i], dx[i], dy[i]
+    near = np.ones(i.size, dtype=bool)
+    for (px, py, qx, qy), (rx, ry, sx, sy) in (((ax, ay, bx, by), (cx, cy, dx, dy)),
+                                               ((cx, cy, dx, dy), (ax, ay, bx, by))):
+        ux, uy = qx - px, qy - py
+        tol = eps * np.hypot(ux, uy)
+        o1 = ux * (ry - py) - uy * (rx - px)
+        o2 = ux * (sy - py) - uy * (sx - px)
+        near &= ~(((o1 > tol) & (o2 > tol)) | ((o1 < -tol) & (o2 < -tol)))
+    out[i] = near
+    return out
+
+
+class _SegmentGrid:
+    """The zones' ring segments, listed in the cells of a grid that they pass within ``eps`` of.
+
+    A cell with no segment ("deep") lies inside one zone or outside all, with a margin; its
+    zone is the zone of its centre, from the winding numbers along the rows of cell centres. A
+    point that no boundary comes within ``eps`` of is located exactly and without GEOS
+    (:meth:`locate`): walk east from it to the first deep cell of its row, and count the
+    boundary crossings on the way. Built by :func:`_parcel_zones`.
+    """
+
+    def __init__(self, geoms, present, cell, bounds):
+        pos = np.flatnonzero(present)
+        g = geoms[pos]
+        self.nzones = len(geoms)
+        self.bounds = zx0, zy0, zx1, zy1 = bounds  # of the zones present
+        width, height = zx1 - zx0, zy1 - zy0
+        self.eps = eps = 1e-9 * max(abs(zx0), abs(zy0), abs(zx1), abs(zy1), width, height, 1.0)
+        ax, ay, bx, by, self.zone, self.turn = _ring_segments(g, pos)
+        self.ax, self.ay, self.bx, self.by = ax, ay, bx, by
+        m = ax.size
+        self.c = c = max(cell, math.sqrt(width * height / _MAX_CELLS), 1e3 * eps)
+        # a margin of a cell and more: the last columns are deep (outside every zone)
+        self.x0, self.y0 = gx0, gy0 = zx0 - c, zy0 - c
+        self.nx, self.ny = nx, ny = int(math.ceil(width / c)) + 3, int(math.ceil(height / c)) + 3
+
+        # segment pieces no longer than a cell, each listed in the cells of its box
+        dx, dy = bx - ax, by - ay
+        k = np.ceil(np.maximum(np.abs(dx), np.abs(dy)) / c).astype(np.int64)
+        long = np.flatnonzero(k > 1)
+        seg = np.flatnonzero(k <= 1)
+        px0, py0, px1, py1 = ax[seg], ay[seg], bx[seg], by[seg]
+        if long.size:
+            kl = k[long]
+            piece = np.repeat(long, kl)
+            t0 = (np.arange(piece.size) - np.repeat(np.cumsum(kl) - kl, kl)) / k[piece]
+            t1 = t0 + 1.0 / k[piece]
+            seg = np.concatenate([seg, piece])
+            px0 = np.concatenate([px0, ax[piece] + dx[piece] * t0])
+            py0 = np.concatenate([py0, ay[piece] + dy[piece] * t0])
+            px1 = np.concatenate([px1, ax[piece] + dx[piece] * t1])
+            py1 = np.concatenate([py1, ay[piece] + dy[piece] * t1])
+        # offsets from the grid origin are positive here: truncation is floor
+        i_lo = ((np.minimum(px0, px1) - (gx0 + eps)) / c).astype(np.int64)
+        i_hi = ((np.maximum(px0, px1) - (gx0 - eps)) / c).astype(np.int64)
+        j_lo = ((np.minimum(py0, py1) - (gy0 + eps)) / c).astype(np.int64)
+        j_hi = ((np.maximum(py0, py1) - (gy0 - eps)) / c).astype(np.int64)
+        first = (j_lo * nx + i_lo) * m + seg
+        si, sj = i_hi - i_lo, j_hi - j_lo
+        keys = [first]
+        for di in range(int(si.max(initial=0)) + 1):
+            for dj in range(int(sj.max(initial=0)) + 1):
+                if di or dj:
+                    sel = np.flatnonzero((di <= si) & (dj <= sj))
+                    keys.append(first[sel] + (dj * nx + di) * m)
+        keys = np.concatenate(keys)
+        if nx * ny * m < 2**31:
+            keys = keys.astype(np.int32)  # sorts twice as fast
+        keys = _unique(keys).astype(np.int64)  # a segment's pieces may share a cell
+        cells = keys // m
+        self.segs = segs = keys - cells * m
+        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+        self.offsets = np.append(starts, cells.size)
+        self.mixed = cells[starts]
+        # cell → its segment list, -1 for a deep cell
+        self.slot = np.full(nx * ny, -1, dtype=np.int32)
+        self.slot[self.mixed] = np.arange(starts.size, dtype=np.int32)
+        # the first deep cell east of every mixed cell: after its run of mixed cells (the last
+        # columns of every row are deep)
+        run = np.r_[True, self.mixed[1:] != self.mixed[:-1] + 1]
+        self.east = self.mixed[np.flatnonzero(np.r_[run[1:], True])[np.cumsum(run) - 1]] + 1
+        # a mixed cell in the 2×2 block from the cell (wrapping at a row's end: only stricter)
+        mix = self.slot >= 0
+        self.block = mix.copy()
+        self.block[:-1] |= mix[1:]
+        self.block[:-nx] |= mix[nx:]
+        self.block[:-nx - 1] |= mix[nx + 1:]
+
+        # winding numbers at the deep cells' centres: the crossings of the line through the
+        # centres of every row (a segment crossing it where min(y) <= y_line < max(y), so that a
+        # vertex on the line counts once), each counted in the cell it crosses in. In cell
+        # order, the running sums of the turns and of the turns times the zone give at a deep
+        # cell the number of zones its centre is in and, if one, which. Every line's sum is 0
+        # (rings are closed), so a row starts from 0.
+        row = cells // nx
+        yc = gy0 + (row + 0.5) * c
+        ya, yb = ay[segs], by[segs]
+        e = np.flatnonzero((np.minimum(ya, yb) <= yc) & (yc < np.maximum(ya, yb)))
+        xc = _crossing(ax[segs[e]], ya[e], bx[segs[e]], yb[e], yc[e])
+        e = e[((xc - gx0) / c).astype(np.int64) == cells[e] - row[e] * nx]
+        turn = np.zeros(cells.size, dtype=np.int64)
+        turn[e] = self.turn[segs[e]]
+        last = self.offsets[1:] - 1
+        # the answer after every mixed cell, and before the first: no zone
+        self._after = np.append(-1, self._answer(np.cumsum(turn)[last],
+                                                 np.cumsum(turn * self.zone[segs])[last]))
+        self._rank = np.cumsum(mix, dtype=np.int32)  # mixed cells up to every cell
+
+    def cell_range(self, x0, y0, x1, y1):
+        """First cell, and the number of further columns and rows, of boxes (widened by eps)."""
+        c, eps = self.c, self.eps
+        i0 = np.maximum(((x0 - (self.x0 + eps)) / c).astype(np.int64), 0)
+        j0 = np.maximum(((y0 - (self.y0 + eps)) / c).astype(np.int64), 0)
+        si = np.minimum(((x1 - (self.x0 - eps)) / c).astype(np.int64), self.nx - 1) - i0
+        sj = np.minimum(((y1 - (self.y0 - eps)) / c).astype(np.int64), self.ny - 1) - j0
+        return j0 * self.nx + i0, si, sj
+
+    def listed(self, cell):
+        """(index into ``cell``, segment) for every segment listed in those cells."""
+        s = self.slot[cell]
+        q = np.flatnonzero(s >= 0)
+        s = s[q]
+        start = self.offsets[s]
+        count = self.offsets[s + 1] - start
+        rep = np.repeat(q, count)
+        return rep, self.segs[np.arange(rep.size) - np.repeat(np.cumsum(count) - count - start,
+                                                              count)]
+
+    def deep_zone(self, cell):
+        """Zone position at the centre of deep cells: -1 in none, -3 in several (overlap)."""
+        return self._after[self._rank[cell]]  # after the last mixed cell before
+
+    def _answer(self, got, zone):
+        one = (got == 1) & (zone >= 0) & (zone < self.nzones)
+        return np.where(one, zone, np.where((got == 0) & (zone == 0), -1, -3)).astype(np.int64)
+
+    def locate(self, x, y, *, max_walk=4096):
+        """Zone position of points that no boundary comes within eps of.
+
+        -1 in no zone; -3 when this cannot tell (in several zones, or no deep cell within
+        ``max_walk`` cells east): ask GEOS.
+        """
+        zx0, zy0, zx1, zy1 = self.bounds
+        out = np.full(x.size, -1, dtype=np.int64)
+        q = np.flatnonzero((x >= zx0) & (x <= zx1) & (y >= zy0) & (y <= zy1))
+        x, y = x[q], y[q]
+        cell = (((y - self.y0) / self.c).astype(np.int64) * self.nx
+                + ((x - self.x0) / self.c).astype(np.int64))
+        # the first deep cell east in the same row
+        s = self.slot[cell]
+        end = np.where(s < 0, cell, self.east[np.maximum(s, 0)])
+        end[end - cell > max_walk] = -1
+        walk = np.where(end >= 0, end - cell, 0)
+        rep = np.repeat(np.arange(q.size), walk)
+        walked = cell[rep] + (np.arange(rep.size) - np.repeat(np.cumsum(walk) - walk, walk))
+        t, s = self.listed(walked)
+        p = rep[t]
+        ay, by = self.ay[s], self.by[s]
+        yq = y[p]
+        cross = np.flatnonzero((np.minimum(ay, by) <= yq) & (yq < np.maximum(ay, by)))
+        t, s, p = t[cross], s[cross], p[cross]
+        xc = _crossing(self.ax[s], self.ay[s], self.bx[s], self.by[s], y[p])
+        # east of the point, and counted once: in the cell where it crosses the row
+        own = (xc > x[p]) & (((xc - self.x0) / self.c).astype(np.int64) == walked[t] % self.nx)
+        p, s = p[own], s[own]
+        turn = self.turn[s]
+        net = np.bincount(p, weights=turn, minlength=q.size).astype(np.int64)
+        znet = np.bincount(p, weights=turn * self.zone[s], minlength=q.size).astype(np.int64)
+        # crossing eastwards adds the turn: the point has the deep cell's count minus those
+        label = np.full(q.size, -3, dtype=np.int64)
+        found = np.flatnonzero(end >= 0)
+        label[found] = self.deep_zone(end[found])
+        got = (label >= 0).astype(np.int64) - net
+        out[q] = np.where(label == -3, -3, self._answer(got, np.maximum(label, 0) - znet))
+        return out
+
+
+def _parcel_zones(bounds, parcels, zones, zpresent):
+    """Zone position of every parcel lying inside one zone, -1 outside every zone, else -2/-3.
+
+    Exact, and without GEOS for a parcel that no zone boundary comes within ``eps`` of:
+
+    1. The zones' ring segments are listed in the cells of a :class:`_SegmentGrid` (cells
+       ``_BOX_CELL`` times the median parcel box). A parcel whose box touches only deep cells
+       is in their zone (box and cells are free of boundaries and share a point).
+    2. Other boxes are checked exactly against the segments of the cells they touch (the box
+       widened by ``eps``, :func:`_meets`). A box that meets none lies in one zone or outside
+       all: in the zone of a deep cell it touches, or else of its centre
+       (:meth:`_SegmentGrid.locate`).
+    3. A polygon parcel whose box meets segments is checked against them edge by edge
+       (:func:`_near`), and for a zone ring inside it (a point of every such segment, even-odd
+       against the parcel's edges). If neither, the parcel is in the zone of its first vertex.
+
+    Left to the caller: -2, a parcel a boundary comes near (or a multipolygon near one, whose
+    parts may lie in different zones; a box spanning more than ``_BOX_SPAN + 1`` cells a side;
+    an empty geometry); -3, a parcel inside one zone or none, but which could not be told here
+    (overlapping zones): the zone of the centre of its box.
+    """
+    n = len(bounds)
+    out = np.full(n, -2, dtype=np.int64)
+    zbounds = zx0, zy0, zx1, zy1 = tuple(float(v) for v in shapely.total_bounds(zones[zpresent]))
+    bx0, by0, bx1, by1 = np.ascontiguousarray(bounds.T)
+    with np.errstate(invalid="ignore"):
+        ok = (bx0 <= bx1) & (by0 <= by1)  # NaN bounds fail
+        far = ok & ((bx0 > zx1) | (bx1 < zx0) | (by0 > zy1) | (by1 < zy0))
+    out[far] = -1
+    todo = np.flatnonzero(ok & ~far)
+    if not todo.size:
+        return out
+    if todo.size < n:
+        bx0, by0, bx1, by1 = bx0[todo], by0[todo], bx1[todo], by1[todo]
+    x0, y0, x1, y1 = bx0, by0, bx1, by1
+    ext = np.maximum(x1 - x0, y1 - y0)[::8]
+    grid = _SegmentGrid(zones, zpresent, _BOX_CELL * float(np.median(ext)), zbounds)
+    eps = grid.eps
+
+    # 1. the cells of every box: a deep one (any), and the others' segments; most boxes lie in
+    # a block of 2×2 deep cells
+    cell0, si, sj = grid.cell_range(x0, y0, x1, y1)
+    quick = (si <= 1) & (sj <= 1) & ~grid.block[cell0]
+    deep = np.where(quick, cell0, -1)
+    small = ~quick & (si <= _BOX_SPAN) & (sj <= _BOX_SPAN)
+    clear = quick | small
+    small = np.flatnonzero(small)
+    near_box, near_cell = [], []
+    for di in range(int(si[small].max(initial=0)) + 1):
+        sdi = small[si[small] >= di]
+        for dj in range(int(sj[sdi].max(initial=0)) + 1):
+            sel = sdi[sj[sdi] >= dj]
+            cell = cell0[sel] + (dj * grid.nx + di)
+            mixed = grid.slot[cell] >= 0
+            deep[sel[~mixed]] = cell[~mixed]
+            near_box.append(sel[mixed])
+            near_cell.append(cell[mixed])
+    near_box, near_cell = np.concatenate(near_box), np.concatenate(near_cell)
+
+    # 2. boxes against the segments of their mixed cells
+    t, s = grid.listed(near_cell)
+    box = near_box[t]
+    hit = _meets(grid.ax[s], grid.ay[s], grid.bx[s], grid.by[s],
+                 x0[box] - eps, y0[box] - eps, x1[box] + eps, y1[box] + eps)
+    box, s = box[hit], s[hit]
+    checked = clear.copy()  # small enough to check further
+    clear[box] = False
+    found = np.full(todo.size, -2, dtype=np.int64)
+    at = np.flatnonzero(clear & (deep >= 0))
+    found[at] = grid.deep_zone(deep[at])
+    # ... and those touching no deep cell: their centre, located with step 3's points below
+    at = np.flatnonzero(clear & (deep < 0))
+    qx, qy = (x0[at] + x1[at]) / 2, (y0[at] + y1[at]) / 2
+
+    # 3. parcels whose box meets a boundary: their edges against those segments
+    cand = np.flatnonzero(checked & ~clear)
+    cand = cand[shapely.get_type_id(parcels[todo[cand]]) == 3]
+    if cand.size:
+        which = np.full(todo.size, -1, dtype=np.int64)
+        which[cand] = np.arange(cand.size)
+        keep = which[box] >= 0
+        clean, vx, vy = _clear_polygons(grid, parcels[todo[cand]], which[box[keep]], s[keep])
+        at = np.concatenate([at, cand[clean]])
+        qx, qy = np.concatenate([qx, vx]), np.concatenate([qy, vy])
+    found[at] = grid.locate(qx, qy)
+    out[todo] = found
+    return out
+
+
+def _clear_polygons(grid, polygons, pk, seg):
+    """:func:`_parcel_zones`, step 3: polygons against the segments that meet their boxes.
+
+    ``pk, seg``: (polygon, segment) pairs, every segment meeting a polygon's box. Returns the
+    polygons that none of them comes within eps of and that hold no zone ring, with a vertex
+    of each (its zone is the polygon's).
+    """
+    ex0, ey0, ex1, ey1, ring, ring_of, part_of = _edges(polygons)
+    ecount = np.bincount(part_of[ring_of[ring]], minlength=len(polygons))
+    estart = np.cumsum(ecount) - ecount
+    cnt = ecount[pk]
+    pair = np.repeat(np.arange(pk.size), cnt)
+    e = np.arange(pair.size) - np.repeat(np.cumsum(cnt) - cnt - estart[pk], cnt)
+    sp = seg[pair]
+    sx0, sy0, sx1, sy1 = grid.ax[sp], grid.ay[sp], grid.bx[sp], grid.by[sp]
+    fx0, fy0, fx1, fy1 = ex0[e], ey0[e], ex1[e], ey1[e]
+    bad = np.zeros(len(polygons), dtype=bool)
+    bad[pk[pair[_near(sx0, sy0, sx1, sy1, fx0, fy0, fx1, fy1, grid.eps)]]] = True
+    # a zone ring inside the polygon: the segment's first point, even-odd against its edges
+    up = np.flatnonzero((np.minimum(fy0, fy1) <= sy0) & (sy0 < np.maximum(fy0, fy1)))
+    right = _crossing(fx0[up], fy0[up], fx1[up], fy1[up], sy0[up]) > sx0[up]
+    bad[pk[np.bincount(pair[up[right]], minlength=pk.size) % 2 == 1]] = True
+    clean = np.flatnonzero(~bad & (ecount > 0))
+    return clean, ex0[estart[clean]], ey0[estart[clean]]
+
+
+def _first_zone(p, z):
+    """Per parcel of (parcel, zone) pairs: the parcel, and its zone first in frame order."""
+    order = np.lexsort((z, p))
+    p, z = p[order], z[order]
+    first = np.ones(p.size, dtype=bool)
+    first[1:] = p[1:] != p[:-1]
+    return p[first], z[first]
+
+
 def _unique(a: np.ndarray) -> np.ndarray:
     """Sorted distinct values; a sort beats the hash table np.unique uses for large int arrays."""
     a = np.sort(a)
@@ -594,22 +960,28 @@ def _polygonal(geoms, ids, *, layer):
 
 
 def _level_zones(zones, level, *, what):
+    mask = _level_mask(zones, level, what=what)
+    return zones if mask is None else zones[mask]
+
+
+def _level_mask(zones, level, *, what):
+    """Which rows of ``zones`` are of ``level`` (None: all, when no level is asked for)."""
     if not isinstance(zones, gpd.GeoDataFrame):
         raise ValidationError(
             f"{what}: zones must be a geopandas.GeoDataFrame indexed by zone_id, got "
             f"{type(zones).__name__}; read the layer with zoning.io.read_layer")
     if level is None:
-        return zones
+        return None
     if "level" not in zones.columns:
         raise ValidationError(
             f"{what}: zones have no 'level' column (found: {', '.join(map(str, zones.columns))}); "
             "add it, or leave level out for a single-level layer")
-    mask = (zones["level"] == level).to_numpy(dtype=bool, na_value=False)
+    mask = zones["level"].to_numpy(dtype=object, na_value=None) == level
     if not mask.any():
         present = ", ".join(map(repr, pd.unique(zones["level"].dropna()))) or "none"
         raise ValidationError(
             f"{what}: no zone has level {level!r} (levels present: {present}); pass one of them")
-    return zones[mask]
+    return mask
 
 
 def _to_crs(gdf, crs):
@@ -710,10 +1082,14 @@ def assign_parcels(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, level:
     -----
     Areas are exact (GEOS intersections) in the working CRS ``Settings.working_crs``; layers in
     another CRS are reprojected, a layer without one is taken to be in it. A parcel inside a
-    zone (the common case) needs no intersection: share 1.0. It is found by the grid of a
-    :class:`Locator` (a bounding box in cells wholly inside one zone) or else by the prepared
-    zone's ``contains``; only the other parcels are intersected with the zones. Invalid parcel
-    geometries are repaired with ``shapely.make_valid`` before an intersection. Ties (two zones
+    zone (the common case) needs no intersection: share 1.0. Most are found without GEOS: the
+    zones' ring segments are bucketed in a grid of cells about the parcels' size, and a parcel
+    that no boundary comes within a few millimetres of (its bounding box, or else its edges,
+    checked exactly against the nearby segments) is in the zone of one of its points, found by
+    counting boundary crossings (winding numbers). The others are tested with the prepared
+    zone's ``contains``, and only those not inside are intersected with the zones. Invalid
+    parcel geometries are repaired with ``shapely.make_valid`` before an intersection (their
+    share is of the area as given). Ties (two zones
     with exactly equal overlap) go to the zone first in the zones frame, as points on a
     boundary do in :class:`Locator`. Floating-point slivers count like any overlap: a parcel
     drawn along a zone edge may touch its neighbour by a fraction of a square millimetre, which
@@ -741,71 +1117,107 @@ def assign_parcels(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, level:
     if not isinstance(parcels, gpd.GeoDataFrame | gpd.GeoSeries):
         raise ValidationError(
             f"parcels must be a GeoDataFrame indexed by parcel_id, got {type(parcels).__name__}")
-    lz = _level_zones(zones, level, what="assign_parcels")
+    # arrays, not a frame of the level's zones: selecting rows of a GeoDataFrame costs more
+    # than most of what follows
+    mask = _level_mask(zones, level, what="assign_parcels")
+    if mask is None:  # level=None: a single-level layer
+        mask = np.ones(len(zones), dtype=bool)
     crs = DEFAULT.working_crs
-    lz = _to_crs(lz, crs)
+    zone_ids = zones.index[mask]
+    zg = zones.geometry.to_numpy()[mask]
+    if zones.crs is not None and zones.crs != crs:
+        zg = gpd.GeoSeries(zg, crs=zones.crs).to_crs(crs).to_numpy()
     parcels = _to_crs(parcels, crs)
-    # the locator checks and repairs the zones, prepares them, and its grid answers most parcels
-    loc = Locator.from_zones(lz)
-    zg = loc._geoms
-    pg = (parcels.geometry if isinstance(parcels, gpd.GeoDataFrame) else parcels).to_numpy()
+    if zone_ids.has_duplicates:
+        dup = zone_ids[zone_ids.duplicated()].unique()
+        raise ValidationError(
+            f"zone_id {', '.join(map(str, dup[:5]))} used by several zones; give every zone "
+            "its own id (zoning.validate reports duplicate ids)")
+    zg = _polygonal(zg, zone_ids, layer="zones")
+    zpresent = ~(shapely.is_missing(zg) | shapely.is_empty(zg))
+    if not zpresent.any():
+        raise ValidationError("every zone has an empty geometry; draw the zones first")
+    pg = given = (parcels.geometry if isinstance(parcels, gpd.GeoDataFrame)
+                  else parcels).to_numpy()
     n = len(pg)
-    parea = shapely.area(pg)
-    present = ~(shapely.is_missing(pg) | shapely.is_empty(pg))
+    pb = shapely.bounds(pg)
+    present = ~np.isnan(pb[:, 0])  # a geometry with NaN bounds is missing or empty ...
+    if not present.all():  # ... unless its coordinates are NaN: let GEOS see those
+        odd = np.flatnonzero(~present)
+        present[odd] = ~(shapely.is_missing(pg[odd]) | shapely.is_empty(pg[odd]))
 
-    # fast path 1: the parcel's bounding box lies in grid cells inside one zone
-    zone = loc._box_zone(shapely.bounds(pg)).astype(np.int64)
+    # most parcels: exact without GEOS (a box or a polygon that no zone boundary comes near)
+    zone = _parcel_zones(pb, pg, zg, zpresent)
+    unknown = np.flatnonzero(zone == -3)
+    rest = np.flatnonzero((zone == -2) & present)
+    zone[zone < -1] = -1
     touched = (zone >= 0).astype(np.int64)
-    # fast path 2: inside a zone by the prepared zone's contains (no intersection computed)
-    rest = np.flatnonzero((zone < 0) & present)
-    ri, zi = shapely.STRtree(zg).query(pg[rest])
-    pb, zb = shapely.bounds(pg[rest])[ri], shapely.bounds(zg)[zi]
-    box_in = (pb[:, :2] >= zb[:, :2]).all(axis=1) & (pb[:, 2:] <= zb[:, 2:]).all(axis=1)
-    ri, zi = ri[box_in], zi[box_in]
-    hit = shapely.contains(zg[zi], pg[rest[ri]])
-    p, z = rest[ri[hit]], zi[hit]
-    order = np.lexsort((z, p))
-    p, z = p[order], z[order]
-    first = np.ones(p.size, dtype=bool)
-    first[1:] = p[1:] != p[:-1]
-    zone[p[first]] = z[first]
-    touched += np.bincount(p, minlength=n)
     inside = zone >= 0
-
-    # the others: exact overlaps (of repaired geometries: an invalid one breaks the overlay)
     best = np.zeros(n)
-    rest = np.flatnonzero(~inside & present)
-    bad = ~shapely.is_valid(pg[rest])
-    if bad.any():
-        pg = pg.copy()
-        pg[rest[bad]] = shapely.make_valid(pg[rest[bad]])
-    pairs = intersection_areas(gpd.GeoSeries(pg[rest]), gpd.GeoSeries(zg))
-    p = rest[pairs["left"].to_numpy()]
-    z = pairs["right"].to_numpy()
-    area = pairs["area"].to_numpy()
-    order = np.lexsort((z, -area, p))  # largest area first, then the first zone
-    p, z, area = p[order], z[order], area[order]
-    first = np.ones(p.size, dtype=bool)
-    first[1:] = p[1:] != p[:-1]
-    zone[p[first]] = z[first]
-    best[p[first]] = area[first]
-    touched += np.bincount(p, minlength=n)
+    p = z = np.zeros(0, dtype=np.int64)
+    area = np.zeros(0)
+    if unknown.size or rest.size:
+        # the others: bounding-box candidates, then prepared copies of the zones (preparing
+        # caches an index on the object, which should not be the caller's)
+        zpos = np.flatnonzero(zpresent)
+        tree = shapely.STRtree(zg[zpos])
+        cx = (pb[unknown, 0] + pb[unknown, 2]) / 2
+        cy = (pb[unknown, 1] + pb[unknown, 3]) / 2
+        ui, uz = tree.query(shapely.points(cx, cy))
+        ri, rz = tree.query(pg[rest])
+        uz, rz = zpos[uz], zpos[rz]
+        used = np.unique(np.concatenate([uz, rz]))
+        prepared = zg.copy()
+        prepared[used] = shapely.from_wkb(shapely.to_wkb(zg[used]))
+        shapely.prepare(prepared[used])
+        # a box free of boundaries is in the zones covering its centre; a parcel near a
+        # boundary may still be inside a zone (contains: no intersection computed)
+        uhit = shapely.intersects_xy(prepared[uz], cx[ui], cy[ui])
+        pbr, zb = pb[rest[ri]], shapely.bounds(zg[rz])
+        box_in = np.flatnonzero((pbr[:, :2] >= zb[:, :2]).all(axis=1)
+                                & (pbr[:, 2:] <= zb[:, 2:]).all(axis=1))
+        rhit = box_in[shapely.contains(prepared[rz[box_in]], pg[rest[ri[box_in]]])]
+        hp = np.concatenate([unknown[ui[uhit]], rest[ri[rhit]]])
+        hp1, hz1 = _first_zone(hp, np.concatenate([uz[uhit], rz[rhit]]))
+        zone[hp1] = hz1
+        touched += np.bincount(hp, minlength=n)
+        inside = zone >= 0
 
+        # the others: exact overlaps, of repaired geometries (an invalid one breaks the overlay)
+        keep = np.flatnonzero(~inside[rest[ri]])
+        ri, rz = ri[keep], rz[keep]
+        mend = np.unique(rest[ri])
+        bad = mend[~shapely.is_valid(pg[mend])]
+        if bad.size:
+            pg = pg.copy()
+            pg[bad] = shapely.make_valid(pg[bad])
+        hit = shapely.intersects(prepared[rz], pg[rest[ri]])
+        p, z = rest[ri[hit]], rz[hit]
+        area = shapely.area(shapely.intersection(pg[p], zg[z]))
+        p, z, area = p[area > 0], z[area > 0], area[area > 0]
+        order = np.lexsort((z, -area, p))  # largest area first, then the first zone
+        p, z, area = p[order], z[order], area[order]
+        first = np.ones(p.size, dtype=bool)
+        first[1:] = p[1:] != p[:-1]
+        zone[p[first]] = z[first]
+        best[p[first]] = area[first]
+        touched += np.bincount(p, minlength=n)
+
+    parea = np.ones(n)  # a parcel inside a zone has share 1.0 whatever its area
+    parea[~inside] = shapely.area(given[~inside])  # as given, not repaired
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(inside, 1.0, np.where(zone >= 0, best / parea, 0.0))
     share[~inside & (parea <= 0)] = np.nan
-    ids = lz.index.to_numpy(dtype=object)
-    zone_id = np.full(n, None, dtype=object)
-    zone_id[zone >= 0] = ids[zone[zone >= 0]]
+    ids = zone_ids.to_numpy(dtype=object)
     index = parcels.index.copy()
     if index.name is None:
         index.name = "parcel_id"
-    result = pd.DataFrame({
-        "zone_id": pd.Series(zone_id, index=index, dtype=object),
-        "share": share,
-        "split": (zone >= 0) & (share < split_share),
-        "zones_touched": touched,
-    }, index=index)
+    # ids as given, dtype object (pandas would infer strings); position -1 reads the None
+    columns = {"zone_id": (np.append(ids, None)[zone], object), "share": (share, None),
+               "split": ((zone >= 0) & (share < split_share), None),
+               "zones_touched": (touched, None)}
+    result = pd.DataFrame({k: pd.Series(v, index=index, dtype=t, copy=False)
+                           for k, (v, t) in columns.items()}, copy=False)
     # the parcels not inside one zone (few): every overlap, for split_parcels
     result.attrs[_OVERLAPS] = tuple(zip(
         index[p].tolist(), p.tolist(), ids[z].tolist(), z.tolist(), area.tolist(),
