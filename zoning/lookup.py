@@ -132,11 +132,6 @@ class Resolver:
             self._addresses = AddressIndex.from_frame(self.dataset.addresses)
         return self._addresses
 
-    @classmethod
-    def from_dataset(cls, dataset: Dataset, **kwargs) -> Resolver:
-        """Build a resolver (kept per dataset by :func:`lookup`)."""
-        return cls(dataset, **kwargs)
-
     # --------------------------------------------------------------------- queries
     def lookup(self, *, address: str | None = None, parcel: str | None = None,
                lonlat: tuple[float, float] | None = None, coords: str = "wgs84") -> LookupResult:
@@ -339,6 +334,7 @@ class Resolver:
                 f"lon/lat columns; found {', '.join(map(str, frame.columns))}")
         by_parcel = out["parcel_id"].notna()
         out.loc[by_parcel, "method"] = "parcel"
+        schools = self.links.groupby("zone_id")["school_id"].agg(";".join)
         for lv, loc in self.locators.items():
             zid = pd.Series([None] * n, index=frame.index, dtype=object)
             pts = np.isfinite(x)
@@ -347,7 +343,6 @@ class Resolver:
             if by_parcel.any():
                 table = self._parcel_assignment(lv)["zone_id"]
                 zid[by_parcel] = table.reindex(out.loc[by_parcel, "parcel_id"]).to_numpy()
-            schools = self.links.groupby("zone_id")["school_id"].agg(";".join)
             out[f"{lv}_zone_id"] = zid
             out[f"{lv}_school_ids"] = zid.map(schools)
         placed = out[[f"{lv}_zone_id" for lv in self.locators]].notna().any(axis=1)
@@ -446,7 +441,9 @@ def lookup(dataset: Dataset, *, address: str | None = None, parcel: str | None =
     ----------
     dataset : Dataset
         The district (see :func:`zoning.load_dataset`). The locators and the address index are
-        built on the first call and reused for the same dataset object.
+        built on the first call and reused for the same dataset object. To cross-check answers
+        against published 划片 text, build a ``Resolver(dataset, rules=...)`` and call its
+        ``lookup``.
     address : str, optional
         Address text as a parent types it.
     parcel : str, optional
