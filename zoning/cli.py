@@ -385,6 +385,51 @@ def crosscheck(
 
 
 @app.command()
+def forecast(
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    level: Annotated[str, typer.Option(help="primary or junior")] = "primary",
+    years: Annotated[int, typer.Option(help="years ahead")] = 6,
+    backtest: Annotated[bool, typer.Option("--backtest", help="hold out the last observed "
+                                           "year and report the error (MAPE)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Forecast starting-grade demand per school with an 80 % interval and the chance of red."""
+    from zoning import forecast as fc
+    from zoning.store import GeoPackageStore
+
+    try:
+        ds = GeoPackageStore(data).load()
+        if backtest:
+            res = fc.backtest(ds, level=level)
+        else:
+            table = fc.forecast(ds, level=level, years=years)
+    except ZoningError as exc:
+        _fail(exc)
+    names = ds.schools["name"]
+    if backtest:
+        per = res.per_school
+        if as_json:
+            _print_json({"level": level, "mape": res.mape,
+                         "per_school": per.to_dict("records")})
+            return
+        typer.echo(f"回测（留出最近 {res.holdout} 年）: 平均绝对百分比误差 MAPE = {res.mape:.1%}")
+        worst = per.sort_values("abs_pct_error", ascending=False).head(10)
+        for r in worst.itertuples():
+            typer.echo(f"  {names.get(r.school_id, r.school_id)}: 预测 {r.forecast:.0f}, 实际 "
+                       f"{r.observed:.0f}, 误差 {r.abs_pct_error:.1%}")
+        return
+    if as_json:
+        _print_json(table.to_dict("records"))
+        return
+    zh = {"green": "绿", "yellow": "黄", "red": "红"}
+    typer.echo("学校\t年份\t预计需求 (80%区间)\t学位\t红色概率\t预警")
+    for r in table.itertuples():
+        typer.echo(f"{names.get(r.school_id, r.school_id)}\t{r.year}\t{r.demand:.0f} "
+                   f"({r.lo:.0f}-{r.hi:.0f})\t{r.seats:.0f}\t{r.p_red:.0%}\t"
+                   f"{zh.get(r.warning, r.warning)}")
+
+
+@app.command()
 def dashboard(
     data: Annotated[Path, typer.Option(help="GeoPackage store to show")] = _DEFAULT_DATA,
     port: Annotated[int, typer.Option(help="port")] = 8501,
