@@ -199,11 +199,15 @@ def test_large_classes_hand_table():
 # ------------------------------------------------------------------------------------ demo
 @pytest.fixture(scope="module")
 def demo_table(small_demo):
-    d = observed_demand(small_demo, level="primary", year=2026)
-    return capacity_table(small_demo, level="primary", demand=d)
+    from zoning.capacity import capacity_for_year
+
+    return capacity_for_year(small_demo, level="primary", year=2027)
 
 
 def test_demo_observed_demand(small_demo, demo_table):
+    observed = observed_demand(small_demo, level="primary", year=2026)
+    e = small_demo.tables["enrolment"]
+    assert observed.sum() == e.loc[(e["year"] == 2026) & (e["grade"] == 1), "students"].sum()
     s = district_summary(demo_table)
     assert s["red"] > 0 and s["green"] > 0
     assert s["schools"] == len(demo_table)
@@ -261,3 +265,136 @@ def test_warning_map_hand_zones():
     t = capacity_table(_schools(), level="primary", demand=pd.Series({"S1": 100, "S2": 10}))
     html = warning_map(t, _schools(), _zones(), level="primary").get_root().render()
     assert "Z2" in html and "Z4" not in html
+
+
+# ------------------------------------------------------------------------------------ season demand
+def _applicants(ds, seed=3):
+    """Applications of 2027 on the small demo, with the school each should count at.
+
+    Homes are taken in single-school primary zones, so the expected school is unambiguous; it is
+    found through :func:`zoning.lookup.lookup` (the parent-facing path), not the batch path.
+    """
+    from zoning.lookup import lookup
+    from zoning.zones import zone_schools
+
+    links = zone_schools(ds.zones[ds.zones["level"] == "primary"])
+    single = links.groupby("zone_id").filter(lambda g: len(g) == 1)
+    rows, expect = [], {}
+    addrs = ds.addresses.sample(400, random_state=seed)
+    for i, (code, text) in enumerate(zip(addrs["unit_code"], addrs["address"], strict=True)):
+        ans = lookup(ds, parcel=code).levels.get("primary")
+        if ans is None or ans.zone_id not in set(single["zone_id"]):
+            continue
+        sid = ans.schools[0].school_id
+        by_code = len(rows) % 2 == 0
+        rows.append({"applicant_id": f"A{i}", "year": 2027, "level": "primary",
+                     "status": "registered", "application_type": "public", "school_id": None,
+                     "property_unit_code": code if by_code else None,
+                     "residence_address": None if by_code else text})
+        expect[sid] = expect.get(sid, 0) + 1
+        if len(rows) == 40:
+            break
+    private = ds.schools.index[(ds.schools["ownership"] == "private")
+                               & ds.schools["level"].isin(["primary", "nine_year"])][0]
+    extra = [
+        # a private application counts at its school
+        {"applicant_id": "P1", "year": 2027, "level": "primary", "status": "registered",
+         "application_type": "private", "school_id": private},
+        {"applicant_id": "P2", "year": 2027, "level": "primary", "status": "registered",
+         "application_type": "private", "school_id": private},
+        # withdrawn, another year, another level: not counted
+        {"applicant_id": "W1", "year": 2027, "level": "primary", "status": "withdrawn",
+         "application_type": "private", "school_id": private},
+        {"applicant_id": "Y1", "year": 2026, "level": "primary", "status": "registered",
+         "application_type": "private", "school_id": private},
+        {"applicant_id": "J1", "year": 2027, "level": "junior", "status": "registered",
+         "application_type": "private", "school_id": private},
+        # an address nobody can place: reported, not counted
+        {"applicant_id": "U1", "year": 2027, "level": "primary", "status": "registered",
+         "application_type": "public", "school_id": None,
+         "residence_address": "北京市海淀区中关村大街1号"},
+    ]
+    expect[private] = expect.get(private, 0) + 2
+    assert len(rows) >= 20
+    return pd.DataFrame(rows + extra), expect
+
+
+def test_applicant_demand_counts_each_application_once(small_demo):
+    from zoning.capacity import applicant_demand
+
+    apps, expect = _applicants(small_demo)
+    with pytest.warns(ZoningWarning, match=r"1 primary application.*U1"):
+        demand, unplaced = applicant_demand(small_demo, apps, level="primary", year=2027)
+    assert unplaced["applicant_id"].tolist() == ["U1"]
+    got = demand[demand > 0].to_dict()
+    assert got == pytest.approx({k: float(v) for k, v in expect.items()})
+    assert demand.sum() == len(apps) - 6 + 2  # 40ish placed homes + 2 private
+
+
+def test_applicant_demand_refuses_unknown_school(small_demo):
+    from zoning.capacity import applicant_demand
+
+    apps = pd.DataFrame({"applicant_id": ["X"], "year": [2027], "level": ["primary"],
+                         "school_id": ["S999"]})
+    with pytest.raises(ValidationError, match="S999"):
+        applicant_demand(small_demo, apps, level="primary", year=2027)
+    with pytest.raises(ValidationError, match="applicant_id"):
+        applicant_demand(small_demo, apps.drop(columns="applicant_id"), level="primary",
+                         year=2027)
+
+
+def test_season_demand_sources(small_demo):
+    from zoning.capacity import capacity_for_year, season_demand
+
+    apps, _ = _applicants(small_demo)
+    with pytest.warns(ZoningWarning):
+        assert season_demand(small_demo, level="primary", year=2027,
+                             applicants=apps).source == "applicants"
+    # junior applicants of 2027 exist only as one private application
+    assert season_demand(small_demo, level="junior", year=2027,
+                         applicants=apps).source == "applicants"
+    assert season_demand(small_demo, level="primary", year=2026).source == "enrolment"
+    d = season_demand(small_demo, level="primary", year=2029)
+    assert d.source == "forecast" and {"lo", "hi", "p_red"} <= set(d.detail)
+    t = capacity_for_year(small_demo, level="primary", year=2029)
+    assert t.attrs == {"level": "primary", "year": 2029, "source": "forecast"}
+    assert (t["lo"] <= t["demand"] + 1e-9).all() and (t["demand"] <= t["hi"] + 1e-9).all()
+    assert t["p_red"].between(0, 1).all()
+    with pytest.raises(ValidationError, match="12 years"):
+        season_demand(small_demo, level="primary", year=2040)
+    with pytest.raises(ValidationError, match="2019"):
+        season_demand(small_demo, level="primary", year=2019)
+
+
+def test_forecast_covers_private_schools(small_demo):
+    from zoning.capacity import capacity_for_year
+
+    t = capacity_for_year(small_demo, level="primary", year=2027)
+    private = t[t["ownership"] == "private"]
+    assert len(private) and (private["demand"] > 0).all()
+
+
+@pytest.mark.slow
+def test_full_demo_short_schools_are_red_and_notice_lists_them(full_demo_path):
+    """The demo plans some schools deliberately short of seats: the 2027 warning finds them."""
+    import json
+
+    from zoning.capacity import capacity_for_year
+    from zoning.store import GeoPackageStore
+
+    store = GeoPackageStore(full_demo_path)
+    ds = store.load()
+    short = json.loads(store.get_meta("demo"))["short_of_seats"]
+    for level in ("primary", "junior"):
+        assert len(short[level]) >= 5
+        t = capacity_for_year(ds, level=level, year=2027)
+        assert (t.loc[short[level], "warning"] == "red").all(), level
+        assert (t.loc[short[level], "p_red"] > 0.8).all()
+        s = district_summary(t)
+        assert s["green"] > s["red"] > 0 and s["problems"] == []
+        text = public_notice(t, year=2027, level=level)
+        for name in t.loc[short[level], "name"]:
+            assert name in text
+        red_rows = [line for line in text.splitlines() if "红色（学位不足）" in line
+                    and line.startswith("| ")]
+        assert len(red_rows) == s["red"]

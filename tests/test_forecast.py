@@ -212,7 +212,10 @@ def test_small_demo_forecast(small_demo, level):
     assert (counts == 6).all()
     assert (f["lo"] <= f["demand"]).all() and (f["demand"] <= f["hi"]).all()
     assert f["p_red"].between(0, 1).all()
-    assert set(f["warning"]) <= {"green", "yellow", "red"}
+    assert set(f["warning"]) <= {"green", "yellow", "red", "none"}
+    # "none" only where a school has neither seats nor demand (as zoning.capacity)
+    none = f["warning"] == "none"
+    assert ((f.loc[none, "seats"] == 0) & (f.loc[none, "demand"] == 0)).all()
     assert np.isfinite(f["demand"]).all()
 
 

@@ -41,6 +41,9 @@ __all__ = [
     "WARNING_COLOURS",
     "WARNING_ZH",
     "CapacitySettings",
+    "Demand",
+    "applicant_demand",
+    "capacity_for_year",
     "capacity_table",
     "class_cap",
     "district_summary",
@@ -48,6 +51,7 @@ __all__ = [
     "observed_demand",
     "public_notice",
     "school_demand",
+    "season_demand",
     "to_csv",
     "to_excel",
     "warning_level",
@@ -362,6 +366,203 @@ def observed_demand(dataset, *, level: str, year: int) -> pd.Series:
     out = got.reindex(idx.append(got.index.difference(idx))).fillna(0).astype(np.float64)
     out.index.name = "school_id"
     return out.rename("demand")
+
+
+#: Applicant statuses that no longer ask for a seat.
+_INACTIVE = frozenset({"withdrawn", "rejected", "cancelled", "duplicate"})
+
+
+def applicant_demand(dataset, applicants: pd.DataFrame, *, level: str, year: int,
+                     settings: CapacitySettings | None = None,
+                     resolver=None) -> tuple[pd.Series, pd.DataFrame]:
+    """Registered applicants of ``year`` and ``level`` counted per school.
+
+    - An application that names a school (``school_id``: every private application, and public
+      ones already registered at a school) counts at that school.
+    - A public application without a school is placed by its home: the 不动产单元号
+      (``property_unit_code``) when it is valid and in the district, else the
+      ``residence_address`` (actual residence, seeds 000 三(一) 三对口). The zone's count is then
+      shared among its schools as :func:`school_demand` does.
+    - Withdrawn, rejected, cancelled and duplicate applications are not counted.
+
+    Parameters
+    ----------
+    dataset : zoning.store.Dataset
+    applicants : pandas.DataFrame
+        The store's ``applicants`` table (``applicant_id``, ``year``, ``level``, ``status``,
+        ``application_type``, ``school_id``, ``property_unit_code``, ``residence_address``).
+    level : {"primary", "junior"}
+    year : int
+    settings : CapacitySettings, optional
+    resolver : zoning.lookup.Resolver, optional
+        Reused when given (its address index is costly to build).
+
+    Returns
+    -------
+    demand : pandas.Series
+        Per school, as :func:`school_demand`.
+    unplaced : pandas.DataFrame
+        ``applicant_id`` and ``reason`` of applications that could not be placed (not counted).
+
+    Raises
+    ------
+    ValidationError
+        If required columns are missing, or applications name schools not in the schools layer.
+    """
+    _check_level(level)
+    need = ["applicant_id", "year", "level"]
+    missing = [c for c in need if c not in applicants.columns]
+    if missing:
+        raise ValidationError(f"applicants table lacks column(s) {', '.join(missing)}; it needs "
+                              "applicant_id, year, level and school_id or an address")
+    a = applicants[(pd.to_numeric(applicants["year"], errors="coerce") == year).to_numpy()
+                   & (applicants["level"].astype(str) == level).to_numpy()]
+    if "status" in a.columns:
+        a = a[~a["status"].astype(str).str.lower().isin(_INACTIVE).to_numpy()]
+    col = a["school_id"] if "school_id" in a.columns else pd.Series(None, index=a.index)
+    named = col.notna() & (col.astype(str).str.strip() != "")
+    schools = dataset.schools
+    unknown = sorted(set(col[named].astype(str)) - set(schools.index))
+    if unknown:
+        raise ValidationError(
+            f"applications name school(s) {', '.join(unknown[:10])} that are not in the schools "
+            "layer; correct their school_id or import the school",
+            problems=[{"id": s, "kind": "unknown_school"} for s in unknown])
+    direct = col[named].astype(str).value_counts().astype(np.float64)
+    rest = a[~named.to_numpy()]
+    zone_counts = pd.Series(dtype=np.float64)
+    reasons = pd.Series(dtype=object)
+    if len(rest):
+        if resolver is None:
+            from zoning.lookup import Resolver
+
+            resolver = Resolver(dataset)
+        zone = pd.Series(None, index=rest.index, dtype=object)
+        reason = pd.Series("no 不动产单元号 or residence address", index=rest.index, dtype=object)
+        code = (rest["property_unit_code"] if "property_unit_code" in rest
+                else pd.Series(None, index=rest.index))
+        has_code = code.notna() & (code.astype(str).str.strip() != "")
+        if has_code.any():
+            got = resolver.assign_frame(pd.DataFrame({"unit_code": code[has_code]}))
+            zone[got.index] = got.get(f"{level}_zone_id")
+            reason[got.index] = got["reason"].fillna("outside every zone")
+        addr = (rest["residence_address"] if "residence_address" in rest
+                else pd.Series(None, index=rest.index))
+        todo = zone.isna() & addr.notna() & (addr.astype(str).str.strip() != "")
+        if todo.any():
+            got = resolver.assign_frame(pd.DataFrame({"address": addr[todo]}))
+            zone[got.index] = got.get(f"{level}_zone_id")
+            reason[got.index] = got["reason"].fillna("outside every zone")
+        placed = zone.notna()
+        zone_counts = zone[placed].value_counts().astype(np.float64)
+        reasons = reason[~placed]
+    demand = school_demand(zone_counts, dataset.zones, schools, level=level, settings=settings)
+    demand = demand.add(direct, fill_value=0.0).rename("demand")
+    demand.index.name = "school_id"
+    unplaced = pd.DataFrame({"applicant_id": rest.loc[reasons.index, "applicant_id"].to_numpy(),
+                             "reason": reasons.to_numpy()})
+    if len(unplaced):
+        warnings.warn(
+            f"{len(unplaced)} {level} application(s) of {year} could not be placed in a zone and "
+            f"are not counted (e.g. {', '.join(map(str, unplaced['applicant_id'][:5]))}: "
+            f"{unplaced['reason'].iloc[0]}); check their 不动产单元号 or residence address",
+            ZoningWarning, stacklevel=2)
+    return demand, unplaced
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Starting-grade demand per school for one year, and where it came from.
+
+    Attributes
+    ----------
+    values : pandas.Series
+        Expected new students per school (index ``school_id``).
+    source : {"applicants", "enrolment", "forecast"}
+        Registered applicants of the season; the observed intake of a past year; or the
+        forecast point (:func:`zoning.forecast.forecast`).
+    detail : pandas.DataFrame
+        For a forecast, ``lo``, ``hi`` and ``p_red`` per school; for applicants, the
+        applications that could not be placed; empty otherwise.
+    """
+
+    values: pd.Series
+    source: str
+    detail: pd.DataFrame
+
+
+def season_demand(dataset, *, level: str, year: int, applicants: pd.DataFrame | None = None,
+                  settings: CapacitySettings | None = None, resolver=None,
+                  **forecast_kwargs) -> Demand:
+    """The best demand known for ``year``: applicants, else observed intake, else forecast.
+
+    DESIGN 学位预警: demand is known (registered applicants) or forecast. In order:
+
+    1. registered ``applicants`` of that year and level, when there are any;
+    2. the starting-grade intake of the ``enrolment`` table, when ``year`` is a past year;
+    3. the forecast point of :func:`zoning.forecast.forecast` for ``year``, with its 80 %
+       interval and the probability of red in ``detail``.
+
+    Raises
+    ------
+    ValidationError
+        If none of them applies (no applicants, no enrolment for the year, and the forecast
+        cannot reach it: a year before the enrolment history ends or more than 12 years ahead).
+    """
+    _check_level(level)
+    if applicants is not None and len(applicants):
+        yr = pd.to_numeric(applicants.get("year"), errors="coerce")
+        if ((yr == year) & (applicants.get("level") == level)).any():
+            values, unplaced = applicant_demand(dataset, applicants, level=level, year=year,
+                                                settings=settings, resolver=resolver)
+            return Demand(values, "applicants", unplaced)
+    enrol = dataset.tables.get("enrolment")
+    if enrol is not None and len(enrol):
+        years = pd.to_numeric(enrol["year"], errors="coerce")
+        last = int(years.max())
+        if (years == year).any():
+            return Demand(observed_demand(dataset, level=level, year=year), "enrolment",
+                          pd.DataFrame())
+        if year < last:
+            raise ValidationError(f"enrolment has no rows for {year} although it runs to {last}; "
+                                  "import that year's enrolment")
+        ahead = year - last
+        if ahead > 12:
+            raise ValidationError(f"year={year} is {ahead} years after the last enrolment year "
+                                  f"{last}; a forecast reaches at most 12 years ahead")
+        from zoning.forecast import forecast
+
+        f = forecast(dataset, level=level, years=ahead, settings=settings, **forecast_kwargs)
+        f = f[f["year"] == year].set_index("school_id")
+        values = f["demand"].rename("demand")
+        return Demand(values, "forecast", f[["lo", "hi", "p_red"]])
+    raise ValidationError(f"no demand for {year}: load that season's applicants, or import the "
+                          "enrolment and births tables so it can be forecast")
+
+
+def capacity_for_year(dataset, *, level: str, year: int, applicants: pd.DataFrame | None = None,
+                      settings: CapacitySettings | None = None, resolver=None,
+                      **forecast_kwargs) -> pd.DataFrame:
+    """:func:`capacity_table` with the demand of :func:`season_demand` for ``year``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`capacity_table`; with forecast demand also ``lo``, ``hi`` (80 % interval) and
+        ``p_red``. ``attrs`` holds ``level``, ``year`` and ``source``, and ``unplaced`` (the
+        number of applications not counted) for applicant demand.
+    """
+    d = season_demand(dataset, level=level, year=year, applicants=applicants, settings=settings,
+                      resolver=resolver, **forecast_kwargs)
+    table = capacity_table(dataset, level=level, demand=d.values, settings=settings)
+    if d.source == "forecast":
+        table = table.join(d.detail.reindex(table.index))
+        # a school the forecast does not cover (no zone of the level) has no demand
+        table[["lo", "hi", "p_red"]] = table[["lo", "hi", "p_red"]].fillna(0.0)
+    table.attrs.update(level=level, year=year, source=d.source)
+    if d.source == "applicants":
+        table.attrs["unplaced"] = len(d.detail)
+    return table
 
 
 # ------------------------------------------------------------------------------------ table

@@ -246,8 +246,8 @@ def build_demo(*, seed: int = 7, n_parcels: int = 20_000, n_addresses: int = 200
     steps.update()
     addresses = _addresses(rng, parcels, streets, n_addresses)
     steps.update()
-    tables = _tables(rng, parcels, schools, zones)
-    schools = _plan_classes(rng, schools, tables)
+    tables, expected = _tables(rng, parcels, schools, zones)
+    schools = _plan_classes(rng, schools, expected, tables["enrolment"])
     steps.update()
     steps.close()
 
@@ -719,7 +719,7 @@ def _addresses(rng, parcels, streets, n_addresses):
 
 def _tables(rng, parcels, schools, zones):
     """Births by 社区/村, enrolment history by school and grade, classes now, housing completions."""
-    from zoning.zones import zone_schools
+    from zoning.zones import school_level_serves, zone_schools
 
     hh = parcels["households"].to_numpy().astype(float)
     comm = parcels["community"].to_numpy()
@@ -739,6 +739,7 @@ def _tables(rng, parcels, schools, zones):
     pts = shapely.point_on_surface(parcels.geometry.values)
     links = zone_schools(zones)
     enrol_rows, class_rows = [], []
+    expected = {"primary": {}, "junior": {}}  # next year's true starting-grade intake per school
     for level, first, grades in (("primary", 1, range(1, 7)), ("junior", 7, range(7, 10))):
         lz = zones[zones["level"] == level]
         tree = shapely.STRtree(lz.geometry.values)
@@ -763,6 +764,8 @@ def _tables(rng, parcels, schools, zones):
                     born = y - first - 5
                     intake[y] = zone_births[born][zpos] * part * entry[sid] * rng.uniform(0.95,
                                                                                           1.05)
+                nxt = zone_births[YEAR + 1 - first - 5][zpos] * part * entry[sid]
+                expected[level][sid] = expected[level].get(sid, 0.0) + nxt
                 for y in _HISTORY_YEARS:
                     for g in grades:
                         cohort = intake[y - (g - first)] * 0.99 ** (g - first)
@@ -775,6 +778,8 @@ def _tables(rng, parcels, schools, zones):
         grades = range(1, 10) if lv == "nine_year" else (range(1, 7) if lv == "primary"
                                                         else range(7, 10))
         base = rng.integers(90, 220)
+        for level in school_level_serves(lv):
+            expected[level][sid] = base * 0.975
         for y in _HISTORY_YEARS:
             for g in grades:
                 enrol_rows.append({"school_id": sid, "year": y, "grade": g,
@@ -807,20 +812,41 @@ def _tables(rng, parcels, schools, zones):
         "parcel_id": parcels.index[b], "year": parcels["built_year"].to_numpy()[b],
         "households": parcels["planned_households"].to_numpy()[b],
     }).sort_values(["year", "parcel_id"], ignore_index=True)
-    return {"classes": classes, "enrolment": enrolment, "births": births, "housing": housing}
+    tables = {"classes": classes, "enrolment": enrolment, "births": births, "housing": housing}
+    return tables, expected
 
 
-def _plan_classes(rng, schools, tables):
-    """Planned starting-grade classes for next year: most fit, some deliberately short."""
-    enrol = tables["enrolment"]
+def _plan_classes(rng, schools, expected, enrolment):
+    """Planned starting-grade classes for next year: most fit the expected intake, some are short.
+
+    Planners size next year's classes from the expected intake (births six or twelve years
+    earlier × the school's entry ratio); new housing is left out, which is what the forecast's
+    housing term then warns about.
+
+    A school is deliberately short when its plan covers at most 90 % of next year's true
+    intake (classes rounded down); those are listed in ``schools.attrs["short_of_seats"]``
+    per level, so tests can check that the capacity warning finds them.
+    """
     schools = schools.copy()
-    for col, grade, cap in (("planned_primary_classes", 1, 45), ("planned_junior_classes", 7, 50)):
-        last = enrol[(enrol["year"] == YEAR) & (enrol["grade"] == grade)].set_index("school_id")
-        demand = last["students"].reindex(schools.index).fillna(0).to_numpy()
+    short = {}
+    for level, col, cap in (("primary", "planned_primary_classes", 45),
+                            ("junior", "planned_junior_classes", 50)):
+        demand = pd.Series(expected[level], dtype=float).reindex(schools.index).fillna(0)
+        demand = demand.to_numpy()
         factor = rng.choice([0.78, 0.9, 1.0, 1.05, 1.12, 1.2], len(schools),
                             p=[0.12, 0.1, 0.28, 0.25, 0.15, 0.10])
-        planned = np.where(demand > 0, np.maximum(1, np.round(demand * factor / cap)), 0)
-        schools[col] = planned.astype(int)
+        is_short = (factor < 1) & (demand >= cap)
+        # a fitting plan has room for the whole intake (ceil); a short one leaves some out
+        planned = np.where(is_short, np.floor(demand * factor / cap),
+                           np.ceil(np.round(demand * factor / cap, 6)))
+        # a school that admits this year keeps at least one class next year
+        now = enrolment[(enrolment["year"] == YEAR) & (enrolment["grade"] == (1 if cap == 45
+                                                                               else 7))]
+        admits = schools.index.isin(now.loc[now["students"] > 0, "school_id"])
+        planned = np.where((demand > 0) | admits, np.maximum(1, planned), 0).astype(int)
+        schools[col] = planned
+        short[level] = sorted(schools.index[is_short & (planned * cap < demand)].astype(str))
+    schools.attrs["short_of_seats"] = short
     return schools
 
 
@@ -847,7 +873,8 @@ def write_demo(path: str | os.PathLike, *, seed: int = 7, progress: bool = False
     """
     ds = build_demo(seed=seed, progress=progress, **kwargs)
     path = Path(path)
-    meta = {"seed": seed, "county": COUNTY, "year": YEAR, **kwargs}
+    meta = {"seed": seed, "county": COUNTY, "year": YEAR, **kwargs,
+            "short_of_seats": ds.schools.attrs.get("short_of_seats", {})}
     # pin GeoPackage timestamps so the same seed gives the same bytes
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2026-01-01T00:00:00.000Z"})
     try:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from zoning.assign import assign_parcels
+from zoning.capacity import CapacitySettings, _serving, warning_levels
 from zoning.errors import ValidationError, ZoningWarning
 from zoning.zones import zone_schools
 
@@ -38,12 +39,12 @@ __all__ = [
     "progression_ratios",
 ]
 
-# Starting grade, birth offset (a child starts grade 1 in the year it turns 6), class cap
-# (seeds 000: 小学 45, 初中 50 per class), plan column and the grades of the level.
+# Starting grade, birth offset (a child starts grade 1 in the year it turns 6), plan column and
+# the grades of the level. Class caps come from zoning.capacity.CapacitySettings (seeds 000 五(二)).
 _LEVELS = {
-    "primary": {"grade": 1, "offset": 6, "cap": 45, "plan": "planned_primary_classes",
+    "primary": {"grade": 1, "offset": 6, "plan": "planned_primary_classes",
                 "grades": tuple(range(1, 7))},
-    "junior": {"grade": 7, "offset": 12, "cap": 50, "plan": "planned_junior_classes",
+    "junior": {"grade": 7, "offset": 12, "plan": "planned_junior_classes",
                "grades": tuple(range(7, 10))},
 }
 _COLUMNS = {
@@ -52,6 +53,7 @@ _COLUMNS = {
     "housing": ("parcel_id", "year", "households"),
 }
 _WINDOW = 3  # ratios, birth trends and progression use the last 3 years
+_DISTRICT = "(district)"  # the pseudo-zone of schools without a zone (private schools)
 
 
 # ------------------------------------------------------------------------------ validation
@@ -198,10 +200,21 @@ def _context(dataset, level: str, *, fit_until: int | None) -> _Context:
     spec = _LEVELS[level]
     zones = dataset.zones[dataset.zones["level"] == level]
     links = zone_schools(zones)[["zone_id", "school_id"]]
-    schools = pd.Index(pd.unique(links["school_id"]), name="school_id")
     zone_of = _assign(dataset, level)
     zb = _births_by_zone(dataset, level, zone_of)
-    intake = _intake(dataset.tables["enrolment"], spec["grade"], schools)
+    # Schools of the level that no zone names (private schools: seeds 000 四(二), they admit
+    # from the whole district) have the district's births as their "zone": their entry ratio
+    # is their intake ÷ all births, and new housing is not credited to them.
+    enrol = dataset.tables["enrolment"]
+    has_intake = set(enrol.loc[enrol["grade"] == spec["grade"], "school_id"].astype(str))
+    serving = dataset.schools.index[_serving(dataset.schools, level)]
+    unzoned = [s for s in serving if s not in set(links["school_id"]) and s in has_intake]
+    if unzoned:
+        zb.loc[_DISTRICT] = zb.sum(axis=0)
+        links = pd.concat([links, pd.DataFrame({"zone_id": _DISTRICT, "school_id": unzoned})],
+                          ignore_index=True)
+    schools = pd.Index(pd.unique(links["school_id"]), name="school_id")
+    intake = _intake(enrol, spec["grade"], schools)
     fit = intake if fit_until is None else intake.loc[:, intake.columns <= fit_until]
     # 多校划片: a zone's births are shared among its schools in proportion to their observed
     # starting-grade intake over the fitted years (equally when none is observed)
@@ -338,14 +351,10 @@ def _new_households(dataset, ctx: _Context, base_year: int, years: list[int]) ->
             .reindex(ctx.school_births.index).to_numpy())
 
 
-def _warning(ratio: np.ndarray, *, red: float, yellow: float) -> np.ndarray:
-    # DESIGN 学位预警: red ≥ 100 %, yellow 90–100 %, green < 90 %
-    return np.select([ratio >= red, ratio >= yellow], ["red", "yellow"], "green").astype(object)
-
-
 def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = None,
              children_per_household: float = 0.06, n_sims: int = 2000, seed: int = 0,
-             red: float = 1.0, yellow: float = 0.9, fallback_cv: float = 0.10) -> pd.DataFrame:
+             settings: CapacitySettings | None = None,
+             fallback_cv: float = 0.10) -> pd.DataFrame:
     """Forecast starting-grade demand of every school of ``level`` with an 80 % interval.
 
     Parameters
@@ -370,8 +379,9 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
         Draws of the simulation behind ``lo``, ``hi`` and ``p_red``.
     seed : int
         Seed of ``numpy.random.default_rng``; stored in ``result.attrs["seed"]``.
-    red, yellow : float
-        Warning thresholds on demand ÷ seats (DESIGN 学位预警: red ≥ 1.0, yellow ≥ 0.9).
+    settings : zoning.capacity.CapacitySettings, optional
+        Class caps (seats = planned classes × cap) and the warning thresholds on demand ÷ seats
+        (DESIGN 学位预警: red ≥ 1.0, yellow ≥ 0.9), as :func:`zoning.capacity.capacity_table`.
     fallback_cv : float
         See :func:`entry_ratios`.
 
@@ -393,16 +403,20 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
     Notes
     -----
     demand(s, Y) = births(s, Y − offset) × mean entry ratio(s) + new households(s, ≤ Y) ×
-    ``children_per_household``. The interval comes from one simulation, vectorised over
-    schools, years and draws: ratio ~ Normal(mean, std) clipped at 0, one draw per school held
-    for all years. Births beyond the table (grade 1 in 2032 needs births of 2026) are extended by
-    the mean of the last 3 years' change, and the interval widens with the horizon ``h``: the
-    simulated births are the trend plus a random walk whose step is the std of those changes.
-    ``lo``/``hi`` are widened to include the point where the clipped, skewed draws would leave it
-    just outside. Seats are planned classes × cap (45 / 50) for the first forecast year; later
-    years assume the same plan.
+    ``children_per_household``. A school that no zone names (a private school, admitting from the
+    whole district) takes the district's births as its births and no new-housing term.
+
+    The interval comes from one simulation, vectorised over schools, years and draws: ratio ~
+    Normal(mean, std) clipped at 0, one draw per school held for all years. Births beyond the table
+    (grade 1 in 2032 needs births of 2026) are extended by the mean of the last 3 years' change, and
+    the interval widens with the horizon ``h``: the simulated births are the trend plus a random
+    walk whose step is the std of those changes. ``lo``/``hi`` are widened to include the point
+    where the clipped, skewed draws would leave it just outside. Seats are planned classes × cap (45
+    / 50) for the first forecast year; later years assume the same plan.
     """
     _check(dataset, level, plan=True)
+    settings = settings or CapacitySettings()
+    red = settings.red
     spec = _LEVELS[level]
     enrol_years = dataset.tables["enrolment"]["year"]
     base = int(enrol_years.max()) if base_year is None else int(base_year)
@@ -418,7 +432,7 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
     std = np.nan_to_num(rat["std"].to_numpy(float))
     demand = b_point * mean[:, None] + extra
     seats = (pd.to_numeric(dataset.schools[spec["plan"]], errors="coerce").fillna(0)
-             .reindex(ctx.school_births.index).fillna(0).to_numpy(float) * spec["cap"])
+             .reindex(ctx.school_births.index).fillna(0).to_numpy(float) * settings.cap(level))
 
     rng = np.random.default_rng(seed)
     r_sim = np.clip(mean + std * rng.standard_normal((n_sims, mean.size)), 0, None)
@@ -431,12 +445,12 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
         b_sim = np.clip(b_point + noise, 0, None)
     d_sim = r_sim[:, :, None] * b_sim + extra
     lo, hi = np.percentile(d_sim, [10, 90], axis=0)
-    p_red = (d_sim >= red * seats[None, :, None]).mean(axis=0)
+    # no seats and no demand is not red (capacity's "none"); any demand without seats is
+    p_red = ((d_sim >= red * seats[None, :, None]) & (d_sim > 0)).mean(axis=0)
 
     n_s, n_y = demand.shape
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(seats[:, None] > 0, demand / seats[:, None],
-                         np.where(demand > 0, np.inf, 0.0))
+        ratio = demand / seats[:, None]  # x/0 → inf (red), 0/0 → NaN ("none"), as capacity
     out = pd.DataFrame({
         "school_id": np.repeat(ctx.school_births.index.to_numpy(), n_y),
         "year": np.tile(fyears, n_s),
@@ -446,7 +460,7 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
         "seats": np.repeat(seats, n_y).astype(int),
         "ratio": ratio.ravel(),
         "p_red": p_red.ravel(),
-        "warning": _warning(ratio.ravel(), red=red, yellow=yellow),
+        "warning": warning_levels(ratio.ravel(), yellow=settings.yellow, red=red),
         "birth_year": np.tile(born, n_s),
         "births": b_point.ravel(),
         "extrapolated": np.tile(h > 0, n_s),
