@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from zoning.demo import write_demo
@@ -28,3 +31,25 @@ def full_demo_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
     write_demo(path, seed=7)
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A function ``launch(playwright)`` that starts Debian's headless chromium for a test.
+
+    Skips without chromium or Playwright (fails in CI, where scripts/test-deps.sh installs them).
+    """
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI: scripts/test-deps.sh should have installed it")
+        pytest.skip("chromium not installed (make test installs it on Debian as root)")
+    pytest.importorskip("playwright.sync_api")
+    # headless on a machine with no network and no GPU
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]
+
+    def launch(playwright):
+        return playwright.chromium.launch(executable_path=path, args=args)
+
+    return launch

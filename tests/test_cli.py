@@ -13,7 +13,11 @@ from zoning.cli import app
 from zoning.store import GeoPackageStore
 
 runner = CliRunner()
-COMMANDS = ["demo", "validate", "info", "unitcode", "import", "audit", "dashboard"]
+COMMANDS = [c.name or c.callback.__name__ for c in app.registered_commands]
+
+
+def test_command_list_is_complete():
+    assert {"demo", "validate", "lookup", "forecast", "capacity", "dashboard"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -108,3 +112,91 @@ def test_import_good_and_bad_file(small_demo_path, tmp_path):
     assert result.exit_code == 2
     assert "五(四)" in result.output
     assert store_path.read_bytes() == before
+
+
+# ------------------------------------------------------------------------------------ capacity
+def test_capacity_json_both_levels(small_demo_path):
+    result = runner.invoke(app, ["capacity", "--data", str(small_demo_path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["year"] == 2027
+    for level in ("primary", "junior"):
+        part = out["levels"][level]
+        assert part["source"] == "forecast"
+        row = part["schools"][0]
+        assert {"school_id", "name", "level", "planned_classes", "cap", "seats", "demand", "ratio",
+                "warning", "classes_needed", "shortfall_seats", "lo", "hi", "p_red"} <= set(row)
+        s = part["summary"]
+        assert s["schools"] == len(part["schools"])
+        assert s["green"] + s["yellow"] + s["red"] + s["none"] == s["schools"]
+    assert all(r["flag"] in ("large", "very_large", "over_cap") for r in out["large_classes"])
+
+
+def test_capacity_writes_every_report(small_demo_path, tmp_path):
+    files = {"excel": tmp_path / "cap.xlsx", "csv": tmp_path / "cap.csv",
+             "map": tmp_path / "map.html", "notice": tmp_path / "notice.md"}
+    args = ["capacity", "--data", str(small_demo_path), "--year", "2028"]
+    for k, v in files.items():
+        args += [f"--{k}", str(v)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2028年小学一年级学位预警" in result.stdout and "初中七年级" in result.stdout
+    import pandas as pd
+
+    sheets = pd.read_excel(files["excel"], sheet_name=None)
+    assert set(sheets) == {"小学一年级", "初中七年级", "大班额"}
+    assert sheets["小学一年级"]["招生年级"].eq("小学一年级").all()
+    table = pd.read_csv(files["csv"], encoding="utf-8-sig")
+    assert set(table["招生年级"]) == {"小学一年级", "初中七年级"}
+    assert len(table) == len(sheets["小学一年级"]) + len(sheets["初中七年级"])
+    for level in ("primary", "junior"):
+        html = (tmp_path / f"map_{level}.html").read_text(encoding="utf-8")
+        assert "学位预警图例" in html and "<script src=" not in html
+    text = files["notice"].read_text(encoding="utf-8")
+    assert "2028年秋季小学一年级招生学位预警" in text and "2028年秋季初中七年级招生学位预警" in text
+
+
+def test_capacity_lower_caps_and_thresholds(small_demo_path):
+    base = json.loads(runner.invoke(app, ["capacity", "--data", str(small_demo_path),
+                                          "--level", "primary", "--json"]).stdout)
+    lower = json.loads(runner.invoke(app, ["capacity", "--data", str(small_demo_path),
+                                           "--level", "primary", "--primary-cap", "40",
+                                           "--json"]).stdout)
+    b, lo = base["levels"]["primary"], lower["levels"]["primary"]
+    assert all(r["cap"] == 40 for r in lo["schools"])
+    assert lo["summary"]["seats"] < b["summary"]["seats"]
+    assert lo["summary"]["red"] >= b["summary"]["red"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--primary-cap", "46"], "legal limit of 45"),
+    (["--yellow", "1.2"], "0 < yellow < red"),
+    (["--year", "2045"], "12 years"),
+    (["--level", "senior"], "level='senior'"),
+])
+def test_capacity_bad_input_is_exit_2_with_the_fix(small_demo_path, args, message):
+    result = runner.invoke(app, ["capacity", "--data", str(small_demo_path), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+# ------------------------------------------------------------------------------------ forecast
+def test_forecast_table_and_json(small_demo_path):
+    text = runner.invoke(app, ["forecast", "--data", str(small_demo_path), "--years", "3"])
+    assert text.exit_code == 0, text.output
+    assert "预计需求 (80%区间)" in text.stdout and "红色概率" in text.stdout
+    out = json.loads(runner.invoke(app, ["forecast", "--data", str(small_demo_path), "--years",
+                                         "3", "--json"]).stdout)
+    assert {r["year"] for r in out} == {2027, 2028, 2029}
+    assert all(r["lo"] <= r["demand"] <= r["hi"] for r in out)
+
+
+def test_forecast_backtest(small_demo_path):
+    result = runner.invoke(app, ["forecast", "--data", str(small_demo_path), "--backtest",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert 0 <= out["mape"] < 0.25 and len(out["per_school"]) > 5
+    junior = runner.invoke(app, ["forecast", "--data", str(small_demo_path), "--backtest",
+                                 "--level", "junior"])
+    assert junior.exit_code == 2 and "births 12 years earlier" in junior.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -63,18 +62,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.slow
-def test_real_browser_renders_map_offline(small_demo_path, tmp_path):
+def test_real_browser_renders_map_offline(small_demo_path, tmp_path, chromium):
     """Start the dashboard, open it in headless Chromium, and check the map really draws."""
-    chromium = _chromium()
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing in CI: scripts/test-deps.sh should have installed it")
-        pytest.skip("chromium not installed (make test installs it on Debian as root)")
     playwright = pytest.importorskip("playwright.sync_api")
     port = _free_port()
     env = {**os.environ, "ZONING_DATA": str(small_demo_path)}
@@ -92,9 +82,7 @@ def test_real_browser_renders_map_offline(small_demo_path, tmp_path):
             except OSError:
                 time.sleep(0.5)
         with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            browser = chromium(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.wait_for_selector("text=义务教育招生服务片区", timeout=60_000)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from zoning.maps import zones_map
 
 
@@ -47,3 +49,44 @@ def test_amap_basemap_shifts_overlays_to_gcj02(small_demo):
     (lon0, lat0), (lon1, lat1) = first_coord(plain), first_coord(amap)
     # GCJ-02 sits a few hundred metres from WGS-84 in Chongqing
     assert 0.001 < abs(lon1 - lon0) + abs(lat1 - lat0) < 0.01
+
+
+def test_save_map_is_self_contained(small_demo, tmp_path):
+    from zoning.maps import save_map
+
+    out = tmp_path / "zones.html"
+    save_map(zones_map(small_demo.zones, small_demo.schools), out)
+    html = out.read_text(encoding="utf-8")
+    assert "cdn.jsdelivr.net" not in html and "<script src=" not in html
+    assert "Leaflet 1.9.4" in html or "1.9.4" in html
+    assert ".leaflet-pane" in html  # the stylesheet
+    assert [p.name for p in tmp_path.iterdir()] == ["zones.html"]  # no temporary file left
+
+
+@pytest.mark.slow
+def test_saved_map_draws_offline_in_a_real_browser(small_demo, tmp_path, chromium):
+    """Open the saved file in Chromium with every network request refused: the zones draw."""
+    from playwright.sync_api import sync_playwright
+
+    from zoning.maps import save_map
+
+    out = tmp_path / "zones.html"
+    save_map(zones_map(small_demo.zones, small_demo.schools), out)
+    with sync_playwright() as p:
+        browser = chromium(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        refused = []
+
+        def refuse(route):
+            refused.append(route.request.url)
+            route.abort()
+
+        page.route("http*://**", refuse)
+        page.goto(out.as_uri())
+        page.locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=30_000)
+        box = page.locator(".leaflet-overlay-pane canvas").first.bounding_box()
+        assert box and box["width"] > 300
+        toggle = page.locator(".leaflet-control-layers-toggle").bounding_box()
+        assert toggle and toggle["width"] > 20  # the word 图层, not a missing icon
+        browser.close()
+    assert refused == []  # nothing needed the network

@@ -98,6 +98,7 @@ _HEADERS_ZH = {
     "planned_classes": "计划班数", "cap": "每班上限", "seats": "学位数", "demand": "需求",
     "ratio": "比例", "warning": "预警", "classes_needed": "需要班数",
     "shortfall_classes": "缺少班数", "shortfall_seats": "缺少学位", "problem": "问题",
+    "intake": "招生年级", "lo": "需求下限(80%)", "hi": "需求上限(80%)", "p_red": "红色概率",
 }
 _PROBLEM_ZH = {"": "", "no planned classes": "有需求但未安排计划班数"}
 
@@ -710,6 +711,9 @@ def large_classes(classes: pd.DataFrame, schools: pd.DataFrame | None = None, *,
 def _public(table: pd.DataFrame) -> pd.DataFrame:
     """The table with Chinese headers and labels, for publishing."""
     out = table.copy()
+    if table.attrs.get("level") in _GRADE_ZH:  # which intake the table is about
+        lv = table.attrs["level"]
+        out.insert(0, "intake", f"{_LEVEL_ZH[lv]}{_GRADE_ZH[lv]}")
     out["level"] = out["level"].map(_LEVEL_ZH).fillna(out["level"])
     out["ownership"] = out["ownership"].map(_OWN_ZH).fillna(out["ownership"])
     out["warning"] = out["warning"].map(WARNING_ZH).fillna(out["warning"])
@@ -719,16 +723,43 @@ def _public(table: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns=_HEADERS_ZH)
 
 
-def to_excel(table: pd.DataFrame, path: str | PathLike, *, public: bool = True) -> None:
-    """Write a :func:`capacity_table` to ``.xlsx`` atomically (Chinese headers when ``public``)."""
-    out = _public(table) if public else table.reset_index()
-    with atomic_path(path) as tmp:
-        out.to_excel(tmp, index=False, sheet_name="学位预警" if public else "capacity")
+def to_excel(table, path: str | PathLike, *, public: bool = True,
+             large: pd.DataFrame | None = None) -> None:
+    """Write capacity tables to ``.xlsx`` atomically (Chinese headers when ``public``).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or dict of str to pandas.DataFrame
+        One :func:`capacity_table`, or several by sheet name (e.g. ``{"小学": t1, "初中": t2}``).
+    path : path-like
+    public : bool
+        Chinese headers and labels.
+    large : pandas.DataFrame, optional
+        :func:`large_classes`, written to a sheet ``大班额``.
+    """
+    sheets = table if isinstance(table, dict) else {
+        "学位预警" if public else "capacity": table}
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+        for name, t in sheets.items():
+            out = _public(t) if public else t.reset_index()
+            out.to_excel(xl, index=False, sheet_name=str(name)[:31])
+        if large is not None:
+            lc = large.drop(columns="flag") if public else large
+            lc = lc.rename(columns={"school_id": "学校代码", "name": "学校", "grade": "年级",
+                                    "class_no": "班号", "students": "学生数",
+                                    "flag_zh": "问题"}) if public else lc
+            lc.to_excel(xl, index=False, sheet_name="大班额")
 
 
-def to_csv(table: pd.DataFrame, path: str | PathLike, *, public: bool = True) -> None:
-    """Write a :func:`capacity_table` to CSV atomically (UTF-8 with BOM so Excel reads Chinese)."""
-    out = _public(table) if public else table.reset_index()
+def to_csv(table, path: str | PathLike, *, public: bool = True) -> None:
+    """Write capacity tables to CSV atomically (UTF-8 with BOM so Excel reads Chinese).
+
+    ``table`` is one :func:`capacity_table` or a list of them (one per level), stacked; the
+    public form says in 招生年级 which intake each row is about.
+    """
+    tables = table if isinstance(table, list | tuple) else [table]
+    out = pd.concat([_public(t) if public else t.reset_index().assign(
+        intake=t.attrs.get("level")) for t in tables], ignore_index=True)
     with atomic_path(path) as tmp:
         out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
@@ -761,7 +792,7 @@ def warning_map(table: pd.DataFrame, schools: gpd.GeoDataFrame, zones: gpd.GeoDa
     -------
     folium.Map
     """
-    from zoning.maps import BASEMAPS
+    from zoning.maps import base_map
 
     _check_level(level)
     lz = zones[zones["level"] == level].copy()
@@ -778,17 +809,7 @@ def warning_map(table: pd.DataFrame, schools: gpd.GeoDataFrame, zones: gpd.GeoDa
     lz["schools"] = (links.groupby("zone_id")["name"].agg("、".join).reindex(lz.index)
                      .fillna("（无）"))
     web = to_web(lz[["zone_id", "schools", "warning_zh", "colour", "geometry"]], basemap=basemap)
-    minx, miny, maxx, maxy = web.total_bounds
-    tiles = BASEMAPS.get(basemap)
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=10,
-                      tiles=tiles, attr="高德地图" if basemap == "amap" else None,
-                      control_scale=True, prefer_canvas=True)
-    if assets is not None:
-        fmap.default_js = [("leaflet", f"{assets}/leaflet.js")]
-        fmap.default_css = [("leaflet_css", f"{assets}/leaflet.css")]
-    if tiles is None:
-        fmap.get_root().html.add_child(folium.Element(
-            "<style>.leaflet-container{background:#f4f1ea;}</style>"))
+    fmap = base_map(web, basemap=basemap, assets=assets)
     folium.GeoJson(
         web, name=f"{_LEVEL_ZH[level]}片区学位预警",
         style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
@@ -817,12 +838,19 @@ def warning_map(table: pd.DataFrame, schools: gpd.GeoDataFrame, zones: gpd.GeoDa
         f'background:{WARNING_COLOURS[k]};vertical-align:middle"></span>{WARNING_ZH[k]}</div>'
         for k in ("green", "yellow", "red"))
     fmap.get_root().html.add_child(folium.Element(
-        '<div class="capacity-legend" style="position:fixed;bottom:24px;left:24px;z-index:9999;'
+        '<div class="capacity-legend" style="position:fixed;bottom:56px;left:12px;z-index:9999;'
         'background:white;padding:8px 10px;border:1px solid #999;border-radius:4px;'
         f'font-size:13px"><b>{_LEVEL_ZH[level]}学位预警图例</b>{items}</div>'))
     folium.LayerControl(collapsed=True).add_to(fmap)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
+
+
+#: What the demand of a notice is (by :func:`season_demand` source): wording, caveat, header.
+_NOTICE_BASIS = {
+    "forecast": ("预计入学需求", "预计需求为测算数，实际以报名审核结果为准。", "预计需求"),
+    "applicants": ("已报名人数", "报名人数为截至发布时的统计，录取以审核结果为准。", "报名人数"),
+    "enrolment": ("实际入学人数", "", "入学人数"),
+}
 
 
 def public_notice(table: pd.DataFrame, *, district: str = "渝北区", year: int = 2027,
@@ -852,19 +880,20 @@ def public_notice(table: pd.DataFrame, *, district: str = "渝北区", year: int
         warnings.warn(f"schools {bad} have demand but no planned classes; set their planned "
                       "classes before publishing the notice", ZoningWarning, stacklevel=2)
     stage = f"{_LEVEL_ZH[level]}{_GRADE_ZH[level]}"
+    basis, caveat, head = _NOTICE_BASIS.get(table.attrs.get("source"), _NOTICE_BASIS["forecast"])
     lines = [
         f"# {district}{year}年秋季{stage}招生学位预警",
         "",
         f"为健全招生预警机制，合理引导家长预期，根据各校{year}年秋季{stage}计划招生班数"
         f"（{_LEVEL_ZH[level]}每班不超过{int(table['cap'].max()) if len(table) else MAX_CAP[level]}人）"
-        "和预计入学需求，现将学位预警情况公布如下。预计需求为测算数，实际以报名审核结果为准。",
+        f"和{basis}，现将学位预警情况公布如下。{caveat}",
         "",
     ]
     flagged = table[table["warning"].isin(["yellow", "red"])].copy()
     if len(flagged):
         flagged["_r"] = flagged["warning"].map(_RANK)
         flagged = flagged.sort_values(["_r", "ratio"], ascending=[False, False])
-        lines += ["| 学校 | 计划班数 | 学位数 | 预计需求 | 预警等级 |",
+        lines += [f"| 学校 | 计划班数 | 学位数 | {head} | 预警等级 |",
                   "| --- | ---: | ---: | ---: | --- |"]
         for name, own, pc, seats, dem, warn in zip(
                 flagged["name"], flagged["ownership"], flagged["planned_classes"],

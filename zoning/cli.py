@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -48,8 +49,22 @@ def _fail(exc: ZoningError) -> None:
     raise typer.Exit(2)
 
 
+def _finite(obj):
+    """JSON has no NaN or Infinity: non-finite floats become null (numpy scalars included)."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def _print_json(obj) -> None:
-    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+    typer.echo(json.dumps(_finite(obj), ensure_ascii=False, indent=2, default=str,
+                          allow_nan=False))
 
 
 @app.command()
@@ -427,6 +442,124 @@ def forecast(
         typer.echo(f"{names.get(r.school_id, r.school_id)}\t{r.year}\t{r.demand:.0f} "
                    f"({r.lo:.0f}-{r.hi:.0f})\t{r.seats:.0f}\t{r.p_red:.0%}\t"
                    f"{zh.get(r.warning, r.warning)}")
+
+
+def _with_suffix(path: Path, level: str, many: bool) -> Path:
+    """``map.html`` → ``map_primary.html`` when one file per level is written."""
+    return path.with_name(f"{path.stem}_{level}{path.suffix}") if many else path
+
+
+@app.command()
+def capacity(
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    year: Annotated[int | None, typer.Option(help="intake year (default: the year after the "
+                                                  "last enrolment year)")] = None,
+    level: Annotated[str, typer.Option(help="primary, junior or all")] = "all",
+    primary_cap: Annotated[int, typer.Option(help="students per grade-1 class (≤ 45)")] = 45,
+    junior_cap: Annotated[int, typer.Option(help="students per grade-7 class (≤ 50)")] = 50,
+    yellow: Annotated[float, typer.Option(help="yellow from demand/seats ≥ this")] = 0.9,
+    red: Annotated[float, typer.Option(help="red from demand/seats ≥ this")] = 1.0,
+    excel: Annotated[Path | None, typer.Option(help="write the tables (and 大班额) to .xlsx")] = None,
+    csv: Annotated[Path | None, typer.Option(help="write the tables to CSV")] = None,
+    map_: Annotated[Path | None, typer.Option("--map", help="write a warning map (.html); "
+                                              "one per level, suffixed, for --level all")] = None,
+    notice: Annotated[Path | None, typer.Option(help="write the public warning notice "
+                                                     "(Markdown)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """学位预警: seats against demand per school, a district summary, 大班额, reports to publish.
+
+    Demand is the season's registered applicants when the store has them for YEAR, else the
+    observed intake for a past year, else the forecast (with its 80 % interval and P(red)).
+    """
+    import warnings as _warnings
+
+    from zoning import capacity as cap
+    from zoning.maps import save_map
+    from zoning.store import GeoPackageStore
+
+    levels = ["primary", "junior"] if level == "all" else [level]
+    try:
+        settings = cap.CapacitySettings(primary_cap=primary_cap, junior_cap=junior_cap,
+                                        yellow=yellow, red=red)
+        store = GeoPackageStore(data)
+        ds = store.load()
+        applicants = store.read("applicants")
+        if year is None:
+            enrol = ds.layer("enrolment")
+            year = int(enrol["year"].max()) + 1
+        tables = {}
+        with _warnings.catch_warnings(record=True) as caught:
+            _warnings.simplefilter("always")
+            for lv in levels:
+                tables[lv] = cap.capacity_for_year(ds, level=lv, year=year,
+                                                   applicants=applicants, settings=settings)
+        classes = ds.tables.get("classes")
+        large = (cap.large_classes(classes, ds.schools, settings=settings)
+                 if classes is not None else None)
+    except ZoningError as exc:
+        _fail(exc)
+    for w in caught:
+        typer.echo(f"警告 (warning): {w.message}", err=True)
+    district = (str(ds.district["name"].iloc[0]) if ds.district is not None
+                and "name" in ds.district and len(ds.district) else "本区")
+    zh_level = {"primary": "小学一年级", "junior": "初中七年级"}
+    zh_source = {"applicants": "已报名人数", "enrolment": "实际入学人数", "forecast": "预测"}
+    many = len(levels) > 1
+    written = []
+    if excel is not None:
+        cap.to_excel({zh_level[lv]: t for lv, t in tables.items()}, excel, large=large)
+        written.append(excel)
+    if csv is not None:
+        cap.to_csv(list(tables.values()), csv)
+        written.append(csv)
+    if map_ is not None:
+        for lv, t in tables.items():
+            out = _with_suffix(map_, lv, many)
+            save_map(cap.warning_map(t, ds.schools, ds.zones, level=lv), out)
+            written.append(out)
+    if notice is not None:
+        from zoning.io import atomic_path
+
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")  # already reported above, per table
+            text = "\n".join(cap.public_notice(t, district=district, year=year, level=lv)
+                             for lv, t in tables.items())
+        with atomic_path(notice) as tmp:
+            Path(tmp).write_text(text, encoding="utf-8")
+        written.append(notice)
+    if as_json:
+        _print_json({
+            "year": year,
+            "levels": {lv: {"source": t.attrs["source"], "summary": cap.district_summary(t),
+                            "schools": t.reset_index().to_dict("records")}
+                       for lv, t in tables.items()},
+            "large_classes": [] if large is None else large.to_dict("records"),
+            "written": [str(p) for p in written],
+        })
+    else:
+        zh = {"green": "绿", "yellow": "黄", "red": "红", "none": "无"}
+        for lv, t in tables.items():
+            s = cap.district_summary(t)
+            typer.echo(f"{district}{year}年{zh_level[lv]}学位预警（需求来源: "
+                       f"{zh_source[t.attrs['source']]}）")
+            typer.echo(f"  学校 {s['schools']} 所: 红 {s['red']}、黄 {s['yellow']}、绿 "
+                       f"{s['green']}；学位 {s['seats']}，需求 {s['demand']:.0f}，缺学位 "
+                       f"{s['shortfall_seats']:.0f}（{s['shortfall_classes']} 个班）")
+            show = t[t["warning"].isin(["red", "yellow"])].sort_values("ratio", ascending=False)
+            if len(show):
+                typer.echo("  学校\t计划班数\t学位\t需求\t比例\t预警\t需要班数")
+            for sid, r in show.iterrows():
+                # whole children, as the notice; the ratio to 0.1 % so 99.9 % and 100 % differ
+                typer.echo(f"  {r['name']}（{sid}）\t{r['planned_classes']}\t{r['seats']}\t"
+                           f"{math.ceil(round(r['demand'], 9))}\t{r['ratio']:.1%}\t"
+                           f"{zh[r['warning']]}\t{r['classes_needed']}")
+        if large is not None and len(large):
+            typer.echo(f"大班额: {len(large)} 个班（其中超大班额 "
+                       f"{int((large['flag'] == 'very_large').sum())} 个、起始年级超上限 "
+                       f"{int((large['flag'] == 'over_cap').sum())} 个）")
+        for p in written:
+            typer.echo(f"已写出: {p}")
 
 
 @app.command()

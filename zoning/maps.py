@@ -7,13 +7,17 @@ are shifted into GCJ-02 (Amap tiles are GCJ-02) by :func:`zoning.crs.to_web`.
 
 from __future__ import annotations
 
+import os
+from importlib import resources
+
 import folium
 import geopandas as gpd
 
 from zoning.crs import to_web
+from zoning.io import atomic_path
 from zoning.zones import zone_schools
 
-__all__ = ["BASEMAPS", "zones_map"]
+__all__ = ["BASEMAPS", "base_map", "save_map", "zones_map"]
 
 BASEMAPS = {
     "none": None,
@@ -73,18 +77,7 @@ def zones_map(
     lz["zone_id"] = lz.index
     lz["colour"] = _colours(len(lz))
     web = to_web(lz[["zone_id", "name", "schools", "colour", "geometry"]], basemap=basemap)
-    minx, miny, maxx, maxy = web.total_bounds
-    tiles = BASEMAPS.get(basemap)
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=10,
-                      tiles=tiles, attr="高德地图" if basemap == "amap" else None,
-                      control_scale=True, prefer_canvas=True)
-    if assets is not None:
-        # only Leaflet itself is needed; folium's jQuery/Bootstrap/awesome-markers are not used
-        fmap.default_js = [("leaflet", f"{assets}/leaflet.js")]
-        fmap.default_css = [("leaflet_css", f"{assets}/leaflet.css")]
-    if tiles is None:
-        fmap.get_root().html.add_child(folium.Element(
-            "<style>.leaflet-container{background:#f4f1ea;}</style>"))
+    fmap = base_map(web, basemap=basemap, assets=assets)
     if district is not None and len(district):
         folium.GeoJson(to_web(district[["geometry"]], basemap=basemap), name="区界",
                        style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
@@ -112,6 +105,57 @@ def zones_map(
         ).add_to(layer)
     layer.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap
+
+
+def base_map(web: gpd.GeoDataFrame, *, basemap: str = "none",
+             assets: str | None = None) -> folium.Map:
+    """An empty map fitted to ``web`` (lon/lat), with the chosen tiles or a plain background.
+
+    Parameters
+    ----------
+    web : geopandas.GeoDataFrame
+        What the map will show, already in web coordinates (:func:`zoning.crs.to_web`).
+    basemap : {"none", "osm", "amap"}
+    assets : str, optional
+        URL folder with ``leaflet.js`` and ``leaflet.css``; then only Leaflet itself is loaded
+        (folium's jQuery/Bootstrap/awesome-markers are not used by these maps).
+    """
+    if basemap not in BASEMAPS:
+        raise ValueError(f"basemap={basemap!r}: use one of {', '.join(BASEMAPS)}")
+    minx, miny, maxx, maxy = web.total_bounds
+    tiles = BASEMAPS[basemap]
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=10,
+                      tiles=tiles, attr="高德地图" if basemap == "amap" else None,
+                      control_scale=True, prefer_canvas=True)
+    if assets is not None:
+        fmap.default_js = [("leaflet", f"{assets}/leaflet.js")]
+        fmap.default_css = [("leaflet_css", f"{assets}/leaflet.css")]
+    # the layer switch as a word, not Leaflet's layers.png (not shipped: no images offline)
+    css = (".leaflet-control-layers-toggle{background-image:none!important;width:auto!important;"
+           "height:auto!important;padding:6px 10px;font-size:13px;color:#333}"
+           ".leaflet-control-layers-toggle::after{content:'图层'}")
+    if tiles is None:
+        css += ".leaflet-container{background:#f4f1ea;}"
+    fmap.get_root().html.add_child(folium.Element(f"<style>{css}</style>"))
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
+
+
+def save_map(fmap: folium.Map, path: str | os.PathLike) -> None:
+    """Write ``fmap`` as one self-contained HTML file, atomically.
+
+    Leaflet (1.9.4, vendored in ``zoning/data/leaflet``) is inlined, so the file opens on a
+    machine with no network, as a bureau's intranet often is; base tiles, if any, still need it.
+    """
+    lib = resources.files("zoning").joinpath("data/leaflet")
+    js = lib.joinpath("leaflet.js").read_text(encoding="utf-8")
+    css = lib.joinpath("leaflet.css").read_text(encoding="utf-8")
+    fmap.default_js, fmap.default_css = [], []
+    header = fmap.get_root().header
+    header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    # "</script>" cannot occur inside an inline script; Leaflet's source has none
+    header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+    with atomic_path(path) as tmp:
+        fmap.save(str(tmp))
 
