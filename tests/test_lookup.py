@@ -179,3 +179,28 @@ def test_cli_lookup_and_assign(small_demo_path, small_demo, dwelling, tmp_path):
     assert got["primary_zone_id"].notna().all() and got["junior_zone_id"].notna().all()
     assert np.all(got["address"].to_numpy() == small_demo.addresses["address"].iloc[:300]
                   .to_numpy())
+
+
+def test_answer_carries_the_schools_capacity_warning(small_demo, dwelling):
+    """A parent sees each school's 学位预警 for the coming intake, as officials publish it."""
+    from zoning.capacity import WARNING_ZH, capacity_for_year
+
+    res = lookup(small_demo, parcel=dwelling["unit_code"])
+    for level, grade in (("primary", "一"), ("junior", "七")):
+        table = capacity_for_year(small_demo, level=level, year=2027)
+        ans = res.levels[level]
+        for sch in ans.schools:
+            assert sch.warning == table.at[sch.school_id, "warning"]
+            assert sch.warning_zh == WARNING_ZH[sch.warning]
+            assert f"{sch.name}2027年{grade}年级学位预警为{sch.warning_zh}" in ans.explanation_zh
+
+
+def test_no_enrolment_means_no_warning_not_an_error(small_demo, dwelling):
+    from dataclasses import replace
+
+    bare = replace(small_demo, tables={})
+    res = Resolver(bare).lookup(parcel=dwelling["unit_code"])
+    assert res.found
+    for ans in res.levels.values():
+        assert all(s.warning is None for s in ans.schools)
+        assert "学位预警" not in ans.explanation_zh

@@ -57,6 +57,7 @@ class SchoolAnswer:
     level: str
     distance_m: float | None
     warning: str | None = None
+    warning_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class Resolver:
         self._addresses: AddressIndex | None = None
         self.links = zone_schools(zones)
         self._parcel_zone: dict[str, pd.DataFrame] = {}
+        self._warnings: dict[str, pd.Series | None] = {}
 
     @property
     def addresses(self) -> AddressIndex:
@@ -131,6 +133,33 @@ class Resolver:
         if self._addresses is None:
             self._addresses = AddressIndex.from_frame(self.dataset.addresses)
         return self._addresses
+
+    @property
+    def intake_year(self) -> int | None:
+        """The coming intake: the year after the last enrolment year (None without enrolment)."""
+        enrol = self.dataset.tables.get("enrolment")
+        if enrol is None or not len(enrol):
+            return None
+        return int(pd.to_numeric(enrol["year"], errors="coerce").max()) + 1
+
+    def warnings(self, level: str) -> pd.Series | None:
+        """学位预警 of every school for the coming intake (seeds 000 五(一)), computed once.
+
+        From :func:`zoning.capacity.capacity_for_year` (the forecast, as published). None when
+        the dataset cannot support it (no enrolment, births or planned classes): lookups then
+        simply say nothing about capacity.
+        """
+        if level not in self._warnings:
+            from zoning.capacity import capacity_for_year
+
+            year = self.intake_year
+            try:
+                table = (None if year is None
+                         else capacity_for_year(self.dataset, level=level, year=year))
+            except ValidationError:
+                table = None
+            self._warnings[level] = None if table is None else table["warning"]
+        return self._warnings[level]
 
     # --------------------------------------------------------------------- queries
     def lookup(self, *, address: str | None = None, parcel: str | None = None,
@@ -227,16 +256,21 @@ class Resolver:
         if zone_id is None:
             return LevelAnswer(level, None, None, (), method, share, on_boundary, None,
                                f"未找到对口{lz}片区。" + _WHAT_IF_WRONG)
+        from zoning.capacity import ADVICE_ZH, WARNING_ZH
+
         zones, schools = self.dataset.zones, self.dataset.schools
         sids = self.links.loc[self.links["zone_id"] == zone_id, "school_id"].tolist()
+        warn = self.warnings(level)
         answers = []
         for sid in sids:
             if sid not in schools.index:
                 continue
             p = schools.geometry.loc[sid]
+            w = None if warn is None else warn.get(sid)
             answers.append(SchoolAnswer(sid, str(schools.at[sid, "name"]),
                                         str(schools.at[sid, "level"]),
-                                        round(float(np.hypot(p.x - x, p.y - y)), 1)))
+                                        round(float(np.hypot(p.x - x, p.y - y)), 1), w,
+                                        WARNING_ZH.get(w) if w else None))
         zname = str(zones.at[zone_id, "name"]) if "name" in zones.columns else zone_id
         names = "、".join(a.name for a in answers) or "（片区未登记学校）"
         why = _METHOD_ZH.get(method, "")
@@ -248,6 +282,11 @@ class Resolver:
             text += "该片区为多校划片，具体学校由区县教育部门统筹安排。"
         if on_boundary:
             text += "该位置恰在片区边界上，请以区县公布的片区为准。"
+        for a in answers:
+            if a.warning in ("green", "yellow", "red"):
+                # seeds 000 五(一)/六(一): 招生预警, to set parents' expectations
+                text += (f"{a.name}{self.intake_year}年{'一' if level == 'primary' else '七'}"
+                         f"年级学位预警为{a.warning_zh}：{ADVICE_ZH[a.warning]}")
         return LevelAnswer(level, zone_id, zname, tuple(answers), method, share, on_boundary,
                            None, text)
 
