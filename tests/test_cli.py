@@ -189,6 +189,9 @@ def test_forecast_table_and_json(small_demo_path):
                                          "3", "--json"]).stdout)
     assert {r["year"] for r in out} == {2027, 2028, 2029}
     assert all(r["lo"] <= r["demand"] <= r["hi"] for r in out)
+    zones = runner.invoke(app, ["forecast", "--data", str(small_demo_path), "--by", "zone",
+                                "--years", "2"])
+    assert zones.exit_code == 0 and zones.stdout.startswith("片区\t年份")
 
 
 def test_forecast_backtest(small_demo_path):

@@ -159,6 +159,33 @@ def test_multi_school_zone_shared_by_intake():
     assert f.loc["A", "births"] == pytest.approx(60.0)
 
 
+def test_zone_forecast_by_hand(tiny):
+    z = forecast(tiny, level="primary", years=2, by="zone").set_index(["zone_id", "year"])
+    # one school per zone: the zone's demand is its school's (Z1 → A, Z2 → B)
+    assert z.loc[("Z1", 2024), "demand"] == pytest.approx(80.0)
+    assert z.loc[("Z2", 2025), "demand"] == pytest.approx(20 + 10 / 3 + 6.0)
+    assert z.loc[("Z2", 2025), "new_households"] == 100
+    assert z.attrs["by"] == "zone"
+    s = forecast(tiny, level="primary", years=2).set_index(["school_id", "year"])
+    for zone, school in (("Z1", "A"), ("Z2", "B")):
+        for y in (2024, 2025):
+            for col in ("lo", "hi"):  # same draws, same interval
+                assert z.loc[(zone, y), col] == pytest.approx(s.loc[(school, y), col])
+
+
+def test_zone_forecast_multi_school_zone_sums_its_schools():
+    ds = _tiny(school_ids=("A;C", "B"), extra_school="C")
+    z = forecast(ds, level="primary", years=2, by="zone").set_index(["zone_id", "year"])
+    s = forecast(ds, level="primary", years=2).set_index(["school_id", "year"])
+    for y in (2024, 2025):
+        assert z.loc[("Z1", y), "demand"] == pytest.approx(
+            s.loc[("A", y), "demand"] + s.loc[("C", y), "demand"])
+        assert z.loc[("Z1", y), "births"] == pytest.approx(
+            s.loc[("A", y), "births"] + s.loc[("C", y), "births"])
+    with pytest.raises(ValidationError, match="by='parcel'"):
+        forecast(ds, level="primary", by="parcel")
+
+
 def test_progression_and_grades(tiny):
     p = progression_ratios(tiny)
     assert p.loc["A", 2] == pytest.approx(0.95)
@@ -217,6 +244,12 @@ def test_small_demo_forecast(small_demo, level):
     none = f["warning"] == "none"
     assert ((f.loc[none, "seats"] == 0) & (f.loc[none, "demand"] == 0)).all()
     assert np.isfinite(f["demand"]).all()
+    z = forecast(small_demo, level=level, by="zone")
+    zones = small_demo.zones.index[small_demo.zones["level"] == level]
+    assert set(z["zone_id"]) == set(zones)
+    # every pupil a zone sends arrives at one of the (public) schools
+    on_public = f[f["school_id"].isin(public)].groupby("year")["demand"].sum()
+    np.testing.assert_allclose(z.groupby("year")["demand"].sum(), on_public)
 
 
 def test_small_demo_backtest(small_demo):

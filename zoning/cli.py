@@ -404,6 +404,7 @@ def forecast(
     data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
     level: Annotated[str, typer.Option(help="primary or junior")] = "primary",
     years: Annotated[int, typer.Option(help="years ahead")] = 6,
+    by: Annotated[str, typer.Option(help="school or zone")] = "school",
     backtest: Annotated[bool, typer.Option("--backtest", help="hold out the last observed "
                                            "year and report the error (MAPE)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
@@ -417,7 +418,7 @@ def forecast(
         if backtest:
             res = fc.backtest(ds, level=level)
         else:
-            table = fc.forecast(ds, level=level, years=years)
+            table = fc.forecast(ds, level=level, years=years, by=by)
     except ZoningError as exc:
         _fail(exc)
     names = ds.schools["name"]
@@ -436,7 +437,13 @@ def forecast(
     if as_json:
         _print_json(table.to_dict("records"))
         return
-    zh = {"green": "绿", "yellow": "黄", "red": "红"}
+    if by == "zone":
+        typer.echo("片区\t年份\t预计需求 (80%区间)\t新增住房户数")
+        for r in table.itertuples():
+            typer.echo(f"{r.zone_id}\t{r.year}\t{r.demand:.0f} ({r.lo:.0f}-{r.hi:.0f})\t"
+                       f"{r.new_households:.0f}")
+        return
+    zh = {"green": "绿", "yellow": "黄", "red": "红", "none": "无"}
     typer.echo("学校\t年份\t预计需求 (80%区间)\t学位\t红色概率\t预警")
     for r in table.itertuples():
         typer.echo(f"{names.get(r.school_id, r.school_id)}\t{r.year}\t{r.demand:.0f} "

@@ -328,11 +328,13 @@ def _extend(values: np.ndarray, have: list[int], want: list[int]):
 
 
 def _new_households(dataset, ctx: _Context, base_year: int, years: list[int]) -> np.ndarray:
-    """Households completed after ``base_year`` and by each year, per school (zone share)."""
-    n_s = len(ctx.school_births)
+    """Households completed after ``base_year`` and by each year, per link of ``ctx.links``.
+
+    A link (zone, school) gets its ``share`` of the zone's new households.
+    """
     housing = dataset.tables.get("housing")
     if housing is None or len(housing) == 0:
-        return np.zeros((n_s, len(years)))
+        return np.zeros((len(ctx.links), len(years)))
     unknown = sorted(set(housing["parcel_id"]) - set(dataset.parcels.index))
     if unknown:
         raise ValidationError(f"table 'housing': parcel(s) {', '.join(map(str, unknown[:5]))} "
@@ -345,17 +347,21 @@ def _new_households(dataset, ctx: _Context, base_year: int, years: list[int]) ->
     cum = (by_zone.pivot_table(index="zone", columns="year", values="hh", aggfunc="sum")
            .reindex(columns=range(base_year + 1, max(years) + 1), fill_value=0).fillna(0)
            .cumsum(axis=1)[years])
-    per_link = cum.reindex(ctx.links["zone_id"]).fillna(0).to_numpy() * ctx.links[
+    return cum.reindex(ctx.links["zone_id"]).fillna(0).to_numpy() * ctx.links[
         "share"].to_numpy()[:, None]
+
+
+def _by_school(ctx: _Context, per_link: np.ndarray) -> np.ndarray:
+    """Sum a links × years matrix to schools (in ``ctx.school_births`` order)."""
     return (pd.DataFrame(per_link).groupby(ctx.links["school_id"].to_numpy()).sum()
-            .reindex(ctx.school_births.index).to_numpy())
+            .reindex(ctx.school_births.index).fillna(0).to_numpy())
 
 
 def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = None,
              children_per_household: float = 0.06, n_sims: int = 2000, seed: int = 0,
-             settings: CapacitySettings | None = None,
-             fallback_cv: float = 0.10) -> pd.DataFrame:
-    """Forecast starting-grade demand of every school of ``level`` with an 80 % interval.
+             settings: CapacitySettings | None = None, fallback_cv: float = 0.10,
+             by: str = "school") -> pd.DataFrame:
+    """Forecast starting-grade demand of every school (or zone) of ``level`` with an 80 % interval.
 
     Parameters
     ----------
@@ -384,11 +390,19 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
         (DESIGN 学位预警: red ≥ 1.0, yellow ≥ 0.9), as :func:`zoning.capacity.capacity_table`.
     fallback_cv : float
         See :func:`entry_ratios`.
+    by : {"school", "zone"}
+        One row per school and year, or per zone and year. A zone's demand is what it sends to
+        its schools: for each of its schools, the zone's share of that school's births × the
+        school's entry ratio, plus the zone's new households × ``children_per_household``; the
+        zone interval comes from the same simulation draws, so zones and schools agree. Schools
+        with no zone (private) belong to no zone.
 
     Returns
     -------
     pandas.DataFrame
-        Long format, one row per (school, year): ``school_id``, ``year``, ``demand`` (point),
+        ``by="zone"``: ``zone_id``, ``year``, ``demand``, ``lo``, ``hi``, ``birth_year``,
+        ``births``, ``extrapolated``, ``new_households``.
+        ``by="school"``: long format, one row per (school, year): ``school_id``, ``year``, ``demand`` (point),
         ``lo`` and ``hi`` (10th and 90th percentile), ``seats``, ``ratio`` (demand ÷ seats),
         ``p_red`` (P(demand ≥ red × seats)), ``warning`` (green/yellow/red of ``ratio``),
         ``birth_year``, ``births`` (zone births shared to the school), ``extrapolated`` (births
@@ -414,6 +428,8 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
     where the clipped, skewed draws would leave it just outside. Seats are planned classes × cap (45
     / 50) for the first forecast year; later years assume the same plan.
     """
+    if by not in ("school", "zone"):
+        raise ValidationError(f"by={by!r}: use 'school' or 'zone'")
     _check(dataset, level, plan=True)
     settings = settings or CapacitySettings()
     red = settings.red
@@ -426,7 +442,8 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
     born = [y - ctx.offset for y in fyears]
     have = [int(c) for c in ctx.school_births.columns]
     b_point, h, step_sd = _extend(ctx.school_births.to_numpy(), have, born)
-    new_hh = _new_households(dataset, ctx, base, fyears)
+    link_hh = _new_households(dataset, ctx, base, fyears)
+    new_hh = _by_school(ctx, link_hh)
     extra = new_hh * children_per_household
     mean = rat["mean"].to_numpy(float)
     std = np.nan_to_num(rat["std"].to_numpy(float))
@@ -443,6 +460,12 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
         steps = np.where(h > 0, h - 1, 0)
         noise = walk[:, :, steps] * (h > 0) * step_sd[None, :, None]
         b_sim = np.clip(b_point + noise, 0, None)
+    if by == "zone":
+        return _zone_table(ctx, have, born, fyears, h, b_point, b_sim, r_sim, mean, link_hh,
+                           children_per_household, attrs={
+                               "seed": seed, "n_sims": n_sims, "base_year": base,
+                               "level": level, "by": "zone",
+                               "children_per_household": children_per_household})
     d_sim = r_sim[:, :, None] * b_sim + extra
     lo, hi = np.percentile(d_sim, [10, 90], axis=0)
     # no seats and no demand is not red (capacity's "none"); any demand without seats is
@@ -468,6 +491,51 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
     })
     out.attrs.update(seed=seed, n_sims=n_sims, base_year=base, level=level,
                      children_per_household=children_per_household)
+    return out
+
+
+def _zone_table(ctx, have, born, fyears, h, b_point, b_sim, r_sim, mean, link_hh, yield_,
+                attrs) -> pd.DataFrame:
+    """Zone rows of :func:`forecast`: each link's part of its school's births and draws."""
+    links = ctx.links
+    real = (links["zone_id"] != _DISTRICT).to_numpy()
+    zb = ctx.zone_births
+    zb_point, _, _ = _extend(zb.to_numpy(), have, born)
+    zrow = zb.index.get_indexer(links["zone_id"])
+    srow = ctx.school_births.index.get_indexer(links["school_id"])
+    link_b = zb_point[zrow] * links["share"].to_numpy()[:, None]  # links × years
+    school_b = _by_school(ctx, link_b)
+    # each link's fraction of its school's births (the school's own point and draws are split)
+    frac = np.divide(link_b, school_b[srow], out=np.zeros_like(link_b), where=school_b[srow] > 0)
+    frac, srow, link_hh = frac[real], srow[real], link_hh[real]
+    extra = link_hh * yield_
+    point = frac * b_point[srow] * mean[srow, None] + extra
+    d_sim = r_sim[:, srow, None] * frac[None] * b_sim[:, srow] + extra
+    zone_ids = links["zone_id"].to_numpy()[real]
+    zones = pd.Index(zb.index[zb.index != _DISTRICT], name="zone_id")
+
+    def per_zone(m):  # links × ... → zones × ...
+        flat = m.reshape(m.shape[0], -1)
+        return (pd.DataFrame(flat).groupby(zone_ids).sum().reindex(zones).fillna(0)
+                .to_numpy().reshape((len(zones), *m.shape[1:])))
+
+    demand = per_zone(point)
+    sims = per_zone(np.moveaxis(d_sim, 0, 1))  # zones × sims × years
+    lo, hi = np.percentile(sims, [10, 90], axis=1)
+    births = per_zone(frac * b_point[srow])
+    n_z, n_y = demand.shape
+    out = pd.DataFrame({
+        "zone_id": np.repeat(zones.to_numpy(), n_y),
+        "year": np.tile(fyears, n_z),
+        "demand": demand.ravel(),
+        "lo": np.minimum(lo, demand).ravel(),
+        "hi": np.maximum(hi, demand).ravel(),
+        "birth_year": np.tile(born, n_z),
+        "births": births.ravel(),
+        "extrapolated": np.tile(h > 0, n_z),
+        "new_households": per_zone(link_hh).ravel(),
+    })
+    out.attrs.update(attrs)
     return out
 
 
