@@ -260,3 +260,32 @@ def test_small_demo_backtest(small_demo):
 def test_small_demo_junior_backtest_explains_missing_births(small_demo):
     with pytest.raises(ValidationError, match="births 12 years earlier"):
         backtest(small_demo, level="junior")
+
+
+@pytest.mark.parametrize("level, year", [("primary", 2027), ("primary", 2031), ("junior", 2028)])
+def test_parcel_demand_sums_to_the_zone_forecast(small_demo, level, year):
+    from zoning.assign import assign_parcels
+    from zoning.forecast import parcel_demand
+
+    d = parcel_demand(small_demo, level=level, year=year)
+    assert d.index.equals(small_demo.parcels.index) and (d >= 0).all()
+    assert d.attrs["year"] == year
+    z = forecast(small_demo, level=level, years=year - 2026, by="zone")
+    z = z[z["year"] == year].set_index("zone_id")["demand"]
+    zone = assign_parcels(small_demo.parcels, small_demo.zones, level=level)["zone_id"]
+    np.testing.assert_allclose(d.groupby(zone.reindex(d.index)).sum().reindex(z.index), z,
+                               atol=1e-9)
+
+
+def test_parcel_demand_by_hand(tiny):
+    from zoning.forecast import parcel_demand
+
+    d = parcel_demand(tiny, level="primary", year=2024)
+    # births 2018: C1 60 → p1; C2 40 split 20/20 hh → p2 20, p3 20 (p4 has no households)
+    # Z1 = p1 + p2 = 80 × ratio 1.0; Z2 = p3 20 × 1.0
+    assert d.to_dict() == pytest.approx({"p1": 60.0, "p2": 20.0,
+                                         "p3": 20.0, "p4": 0.0})
+    d25 = parcel_demand(tiny, level="primary", year=2025)
+    assert d25["p4"] == pytest.approx(100 * 0.06)  # completed in 2025: households × yield
+    with pytest.raises(ValidationError, match="after the base year"):
+        parcel_demand(tiny, level="primary", year=2023)

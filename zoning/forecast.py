@@ -36,6 +36,7 @@ __all__ = [
     "entry_ratios",
     "forecast",
     "forecast_grades",
+    "parcel_demand",
     "progression_ratios",
 ]
 
@@ -144,6 +145,18 @@ def _assign(dataset, level):
 
 
 def _births_by_zone(dataset, level, zone_of) -> pd.DataFrame:
+    per_parcel = _parcel_births(dataset)
+    zone = zone_of.reindex(per_parcel.index).to_numpy()
+    ok = pd.notna(zone)
+    out = per_parcel[ok].groupby(zone[ok]).sum()
+    zones = dataset.zones.index[dataset.zones["level"] == level]
+    out = out.reindex(zones, fill_value=0.0)
+    out.index.name, out.columns.name = "zone_id", "year"
+    return out
+
+
+def _parcel_births(dataset) -> pd.DataFrame:
+    """Births of each 社区/村 spread over its parcels by households: parcels × birth years."""
     births = dataset.tables["births"]
     parcels = dataset.parcels
     keys = ["street", "community"] if ("street" in births and "street" in parcels) else [
@@ -168,12 +181,8 @@ def _births_by_zone(dataset, level, zone_of) -> pd.DataFrame:
     denom = comm_hh.reindex(pkey).to_numpy()
     share = np.divide(hh, denom, out=np.zeros_like(hh), where=denom > 0)
     per_parcel = table.reindex(pkey).fillna(0).to_numpy() * share[:, None]
-    zone = zone_of.reindex(parcels.index).to_numpy()
-    ok = pd.notna(zone)
-    out = pd.DataFrame(per_parcel[ok], columns=table.columns).groupby(zone[ok]).sum()
-    zones = dataset.zones.index[dataset.zones["level"] == level]
-    out = out.reindex(zones, fill_value=0.0)
-    out.index.name, out.columns.name = "zone_id", "year"
+    out = pd.DataFrame(per_parcel, index=parcels.index, columns=table.columns)
+    out.columns.name = "year"
     return out
 
 
@@ -492,6 +501,69 @@ def forecast(dataset, *, level: str, years: int = 6, base_year: int | None = Non
     out.attrs.update(seed=seed, n_sims=n_sims, base_year=base, level=level,
                      children_per_household=children_per_household)
     return out
+
+
+def parcel_demand(dataset, *, level: str, year: int | None = None,
+                  children_per_household: float = 0.06, base_year: int | None = None,
+                  fallback_cv: float = 0.10) -> pd.Series:
+    """Expected starting-grade pupils of each parcel in ``year``: the demand that moves with it.
+
+    A parcel's demand is its households' share of its 社区's births ``offset`` years earlier
+    (extended like the zone's births beyond the table) × the entry ratio of its zone (the
+    zone's schools' ratios weighted by their share of the zone), plus its households completed
+    after ``base_year`` and by ``year`` × ``children_per_household``. Summed over a zone's
+    parcels this is the zone's point forecast (:func:`forecast` with ``by="zone"``), so moving a
+    parcel to another zone moves exactly its demand. Simulation and the optimiser use it.
+
+    Parameters
+    ----------
+    dataset : zoning.store.Dataset
+    level : {"primary", "junior"}
+    year : int, optional
+        Intake year (default: the year after the last enrolment year).
+    children_per_household, base_year, fallback_cv
+        As :func:`forecast`.
+
+    Returns
+    -------
+    pandas.Series
+        Float demand indexed by ``parcel_id`` (every parcel; 0 for parcels in no zone), name
+        ``demand``; ``attrs`` holds ``year`` and ``level``.
+    """
+    _check(dataset, level)
+    enrol_years = dataset.tables["enrolment"]["year"]
+    base = int(enrol_years.max()) if base_year is None else int(base_year)
+    year = base + 1 if year is None else int(year)
+    if year <= base:
+        raise ValidationError(f"parcel_demand: year={year} must be after the base year {base}")
+    ctx = _context(dataset, level, fit_until=base)
+    rat = _ratios(ctx, fit_until=base, fallback_cv=fallback_cv)
+    born = year - ctx.offset
+    have = [int(c) for c in ctx.zone_births.columns]
+    zb_point, _, _ = _extend(ctx.zone_births.to_numpy(), have, [born])
+    zb = pd.Series(zb_point[:, 0], index=ctx.zone_births.index)
+    pb = _parcel_births(dataset)
+    col = born if born in pb.columns else pb.columns[-1]  # the last observed split of births
+    zone = ctx.zone_of.reindex(dataset.parcels.index)
+    parcel_b = pb[col].reindex(dataset.parcels.index).fillna(0.0)
+    zone_obs = parcel_b.groupby(zone).sum()
+    scale = (zb / zone_obs.reindex(zb.index)).replace([np.inf, -np.inf], np.nan).fillna(0.0)
+    links = ctx.links[ctx.links["zone_id"] != _DISTRICT]
+    zone_ratio = (links["share"] * links["school_id"].map(rat["mean"])).groupby(
+        links["zone_id"]).sum()
+    births = parcel_b * zone.map(scale).fillna(0.0).to_numpy()
+    demand = births * zone.map(zone_ratio).fillna(0.0).to_numpy()
+    housing = dataset.tables.get("housing")
+    if housing is not None and len(housing):
+        new = housing[(housing["year"] > base) & (housing["year"] <= year)]
+        hh = pd.to_numeric(new["households"], errors="coerce").fillna(0).groupby(
+            new["parcel_id"].to_numpy()).sum()
+        hh = hh.reindex(dataset.parcels.index).fillna(0.0)
+        demand = demand + hh.where(zone.notna(), 0.0) * children_per_household
+    demand = demand.where(zone.notna(), 0.0).astype(float).rename("demand")
+    demand.index.name = "parcel_id"
+    demand.attrs.update(year=year, level=level, base_year=base)
+    return demand
 
 
 def _zone_table(ctx, have, born, fyears, h, b_point, b_sim, r_sim, mean, link_hh, yield_,
