@@ -344,6 +344,69 @@ class GeoPackageStore:
             row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    # ---------------------------------------------------------------- plans
+    def save_plan_record(self, rec: dict, *, actor: str, statuses: tuple) -> None:
+        """Insert a plan version, or move a stored one to its next status, with an audit entry.
+
+        One SQLite transaction: the plan row and its audit entry are written together or not
+        at all. A plan id names one version forever: its content never changes, only its
+        status, and only forwards (``statuses`` order) from the status it had when read.
+
+        Raises
+        ------
+        ValidationError
+            If the stored plan moved on meanwhile (another planner or approver), or the status
+            would go backwards.
+        """
+        self._require()
+        with closing(self._connect()) as con, con:
+            self._ensure_own_tables(con)
+            row = con.execute("SELECT status, payload FROM plans WHERE plan_id = ?",
+                              (rec["plan_id"],)).fetchone()
+            if row is None:
+                con.execute(
+                    "INSERT INTO plans (plan_id, parent_id, level, author, note, status, "
+                    "created_at, payload) VALUES (:plan_id, :parent_id, :level, :author, :note, "
+                    ":status, :created_at, :payload)", rec)
+                self._append_audit(con, actor, "plan_save", rec["plan_id"], {
+                    "parent_id": rec["parent_id"], "level": rec["level"],
+                    "status": rec["status"], "note": rec["note"]})
+                return
+            old = row[0]
+            if row[1] != rec["payload"]:
+                raise ValidationError(f"plan {rec['plan_id']} is already stored with other "
+                                      "content; a stored plan never changes: edit it to make a "
+                                      "new version")
+            if old == rec["status"]:
+                return
+            if statuses.index(rec["status"]) != statuses.index(old) + 1:
+                raise ValidationError(f"plan {rec['plan_id']} is {old} in the store; it cannot "
+                                      f"become {rec['status']} (reload it and try again)")
+            cur = con.execute("UPDATE plans SET status = ? WHERE plan_id = ? AND status = ?",
+                              (rec["status"], rec["plan_id"], old))
+            if cur.rowcount != 1:  # pragma: no cover - guarded by the transaction
+                raise ValidationError(f"plan {rec['plan_id']} changed meanwhile; reload it")
+            self._append_audit(con, actor, "plan_status", rec["plan_id"],
+                               {"from": old, "to": rec["status"]})
+
+    def plan_record(self, plan_id: str) -> dict:
+        """One stored plan row as a dict.
+
+        Raises
+        ------
+        ValidationError
+            If there is no such plan.
+        """
+        self._require()
+        with closing(self._connect()) as con:
+            if self._has_table(con, "plans"):
+                con.row_factory = sqlite3.Row
+                row = con.execute("SELECT * FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
+                if row is not None:
+                    return dict(row)
+        raise ValidationError(f"{self.path}: no plan {plan_id!r}; list them with "
+                              "zoning.simulate.list_plans(store)")
+
     def audit_log(self) -> pd.DataFrame:
         """The audit log, oldest first."""
         return self.read("audit_log")
