@@ -11,12 +11,12 @@ Run: ``.venv/bin/python benchmarks/bench_capacity.py``
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from functools import partial
 
 import numpy as np
 import pandas as pd
+from timing import median_time
 
 from zoning.capacity import (
     CapacitySettings,
@@ -30,15 +30,6 @@ from zoning.zones import zone_schools
 
 TARGET_S = 0.050
 RUNS = 50
-
-
-def _median_time(fn, repeat=RUNS):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _zone_demand(ds, level):
@@ -102,9 +93,9 @@ def main():
         assert np.allclose(peer["demand"], table.loc[peer.index, "demand"])
         assert (peer["warning"] == table.loc[peer.index, "warning"]).all()
 
-        t_table = _median_time(partial(capacity_table, ds, level=level, demand=per_school))
-        t_full = _median_time(partial(_vectorised, ds, zd, level))
-        t_peer = _median_time(partial(_peer, ds, zd, level, cap))
+        t_table = median_time(partial(capacity_table, ds, level=level, demand=per_school), RUNS)
+        t_full = median_time(partial(_vectorised, ds, zd, level), RUNS)
+        t_peer = median_time(partial(_peer, ds, zd, level, cap), RUNS)
         verdict = "within" if t_table <= TARGET_S else "OVER"
         print(f"\n{level}: {len(table)} schools, warnings "
               f"{table['warning'].value_counts().to_dict()}")

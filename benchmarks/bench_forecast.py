@@ -9,25 +9,14 @@ Run: ``.venv/bin/python benchmarks/bench_forecast.py``
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 import pandas as pd
+from timing import median_time
 
 from zoning.demo import build_demo
 from zoning.forecast import _LEVELS, _context, _ratios, backtest, forecast
 
 TARGET_S = 5.0
-
-
-def _median_time(fn, repeat=5):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _peer(ds, level, years=6):
@@ -57,9 +46,9 @@ def _peer(ds, level, years=6):
 def main():
     ds = build_demo(seed=7)
     both = lambda: [forecast(ds, level=lv) for lv in ("primary", "junior")]  # noqa: E731
-    t_ours = _median_time(both)
+    t_ours = median_time(both)
     peer = lambda: [_peer(ds, lv) for lv in ("primary", "junior")]  # noqa: E731
-    t_peer = _median_time(peer)
+    t_peer = median_time(peer)
     # the two agree on the point forecast (without housing, which the peer leaves out)
     f = forecast(ds, level="primary", children_per_household=0.0)
     p = _peer(ds, "primary").stack().rename("peer").rename_axis(["school_id", "year"])

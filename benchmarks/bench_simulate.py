@@ -17,12 +17,12 @@ Run: ``.venv/bin/python benchmarks/bench_simulate.py``
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import replace
 
 import numpy as np
 import shapely
+from timing import median_time
 
 from zoning import simulate as sm
 from zoning.assign import assign_parcels
@@ -30,15 +30,6 @@ from zoning.demo import build_demo
 
 TARGET_S = 0.050
 RUNS = 15
-
-
-def _median(fn, runs=RUNS):
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _edits(plan, sim, rng, sizes):
@@ -97,8 +88,8 @@ def main():
         assert np.allclose(sim.capacity(after)["demand"], fresh["demand"])
         assert len(inc.moved) == n
 
-        t_ours = _median(ours) / len(edits)
-        t_peer = _median(peer, runs=3) / len(edits)
+        t_ours = median_time(ours, RUNS) / len(edits)
+        t_peer = median_time(peer, repeat=3) / len(edits)
         verdict = "within" if t_ours <= TARGET_S else "OVER"
         print(f"\nedit of {n:>3} parcels: ours {t_ours * 1e3:7.1f} ms ({verdict} the "
               f"{TARGET_S * 1e3:.0f} ms target), full recompute {t_peer * 1e3:7.1f} ms, "
