@@ -792,7 +792,7 @@ def warning_map(table: pd.DataFrame, schools: gpd.GeoDataFrame, zones: gpd.GeoDa
     -------
     folium.Map
     """
-    from zoning.maps import base_map
+    from zoning.maps import base_map, zone_layer
 
     _check_level(level)
     lz = zones[zones["level"] == level].copy()
@@ -810,14 +810,8 @@ def warning_map(table: pd.DataFrame, schools: gpd.GeoDataFrame, zones: gpd.GeoDa
                      .fillna("（无）"))
     web = to_web(lz[["zone_id", "schools", "warning_zh", "colour", "geometry"]], basemap=basemap)
     fmap = base_map(web, basemap=basemap, assets=assets)
-    folium.GeoJson(
-        web, name=f"{_LEVEL_ZH[level]}片区学位预警",
-        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
-                                  "weight": 1, "fillOpacity": 0.5},
-        highlight_function=lambda _: {"weight": 3, "fillOpacity": 0.75},
-        tooltip=folium.GeoJsonTooltip(["zone_id", "schools", "warning_zh"],
-                                      aliases=["片区编号", "对口学校", "学位预警"]),
-    ).add_to(fmap)
+    zone_layer(fmap, web, name=f"{_LEVEL_ZH[level]}片区学位预警", opacity=0.5,
+               fields={"zone_id": "片区编号", "schools": "对口学校", "warning_zh": "学位预警"})
     ls = schools.loc[schools.index.intersection(table.index)]
     sweb = to_web(ls[["geometry"]], basemap=basemap)
     t = table.reindex(ls.index)

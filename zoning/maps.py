@@ -17,7 +17,7 @@ from zoning.crs import to_web
 from zoning.io import atomic_path
 from zoning.zones import zone_schools
 
-__all__ = ["BASEMAPS", "base_map", "save_map", "zones_map"]
+__all__ = ["BASEMAPS", "base_map", "save_map", "zone_layer", "zones_map"]
 
 BASEMAPS = {
     "none": None,
@@ -82,14 +82,8 @@ def zones_map(
         folium.GeoJson(to_web(district[["geometry"]], basemap=basemap), name="区界",
                        style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
                        ).add_to(fmap)
-    folium.GeoJson(
-        web, name=f"{_LEVEL_ZH.get(level, level)}片区",
-        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
-                                  "weight": 1, "fillOpacity": 0.45},
-        highlight_function=lambda _: {"weight": 3, "fillOpacity": 0.7},
-        tooltip=folium.GeoJsonTooltip(["zone_id", "name", "schools"],
-                                      aliases=["片区编号", "片区", "对口学校"]),
-    ).add_to(fmap)
+    zone_layer(fmap, web, name=f"{_LEVEL_ZH.get(level, level)}片区",
+               fields={"zone_id": "片区编号", "name": "片区", "schools": "对口学校"})
     serving = ("primary", "nine_year") if level == "primary" else ("junior", "nine_year")
     ls = schools[schools["level"].isin(serving)]
     sweb = to_web(ls[["name", "level", "ownership", "geometry"]], basemap=basemap)
@@ -140,6 +134,23 @@ def base_map(web: gpd.GeoDataFrame, *, basemap: str = "none",
     fmap.get_root().html.add_child(folium.Element(f"<style>{css}</style>"))
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
+
+
+def zone_layer(fmap: folium.Map, web: gpd.GeoDataFrame, *, name: str, fields: dict,
+               opacity: float = 0.45) -> folium.GeoJson:
+    """Add zones filled with their ``colour`` column, a hover highlight and a Chinese tooltip.
+
+    ``fields`` maps the columns shown in the tooltip to their Chinese labels.
+    """
+    layer = folium.GeoJson(
+        web, name=name,
+        style_function=lambda f: {"fillColor": f["properties"]["colour"], "color": "#555",
+                                  "weight": 1, "fillOpacity": opacity},
+        highlight_function=lambda _: {"weight": 3, "fillOpacity": min(1.0, opacity + 0.25)},
+        tooltip=folium.GeoJsonTooltip(list(fields), aliases=list(fields.values())),
+    )
+    layer.add_to(fmap)
+    return layer
 
 
 def save_map(fmap: folium.Map, path: str | os.PathLike) -> None:
