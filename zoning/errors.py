@@ -67,7 +67,20 @@ class UnitCodeError(ZoningError, ValueError):
 
 
 class InfeasibleError(ZoningError, RuntimeError):
-    """An optimisation or allocation has no solution under its hard constraints."""
+    """An optimisation or allocation has no solution under its hard constraints.
+
+    Parameters
+    ----------
+    message : str
+        What cannot be satisfied and what to change.
+    shortfall : dict, optional
+        ``{school_id: classes}``: the schools short of seats and how many starting-grade classes
+        each would need for a solution to exist.
+    """
+
+    def __init__(self, message: str, shortfall: dict | None = None):
+        super().__init__(message)
+        self.shortfall = dict(shortfall or {})
 
 
 class ZoningWarning(UserWarning):
