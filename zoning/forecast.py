@@ -217,7 +217,8 @@ def _context(dataset, level: str, *, fit_until: int | None) -> _Context:
     enrol = dataset.tables["enrolment"]
     has_intake = set(enrol.loc[enrol["grade"] == spec["grade"], "school_id"].astype(str))
     serving = dataset.schools.index[_serving(dataset.schools, level)]
-    unzoned = [s for s in serving if s not in set(links["school_id"]) and s in has_intake]
+    zoned = set(links["school_id"])
+    unzoned = [s for s in serving if s not in zoned and s in has_intake]
     if unzoned:
         zb.loc[_DISTRICT] = zb.sum(axis=0)
         links = pd.concat([links, pd.DataFrame({"zone_id": _DISTRICT, "school_id": unzoned})],
