@@ -985,8 +985,11 @@ class AddressIndex:
                 for e in est:
                     parts.append(self._by_estate[(e,)])
                 if not est:
+                    near = self._near_roads(q["road"], q["road_no"])
+                    hint = f"（是否为：{'、'.join(near)}？）" if near else ""
                     problems.append(_none(f"road {q['road']!r} is not in the index",
-                                          f"未找到该地址：路名“{q['road']}”不在本区地址库中"))
+                                          f"未找到该地址：路名“{q['road']}”不在本区地址库中{hint}",
+                                          list(near.values()), np.zeros(len(near))))
             for r in roads:
                 if q["road_no"] is not None:
                     b = self._by_road_no.get((r, q["road_no"]))
@@ -1029,6 +1032,20 @@ class AddressIndex:
             return blocks, None
         return blocks, problems[0] if problems else _none(
             "no candidate block", "未找到该地址，请核对路名、门牌号或小区名")
+
+    def _near_roads(self, name: str, no: int | None, limit: int = 3) -> dict[str, int]:
+        """Roads a mistyped road name may mean, each with one address on it to suggest.
+
+        Looser than :meth:`_names` (which decides an answer): these are only offered to the user
+        ("did you mean"), so a one-character slip in a three-character name is enough.
+        """
+        hits = process.extract(name, self._roads, scorer=fuzz.ratio, score_cutoff=60, limit=limit)
+        out = {}
+        for road, _, _ in hits:
+            rows = self._by_road[(road,)]
+            at = self._by_road_no.get((road, no)) if no is not None else None
+            out[road] = int(at[0] if at is not None and len(at) else rows[0])
+        return out
 
     def _no_number(self, road: str, no: int) -> _Res:
         rows = self._by_road[(road,)]

@@ -50,6 +50,7 @@ __all__ = [
     "large_classes",
     "observed_demand",
     "public_notice",
+    "public_table",
     "school_demand",
     "season_demand",
     "to_csv",
@@ -708,7 +709,7 @@ def large_classes(classes: pd.DataFrame, schools: pd.DataFrame | None = None, *,
 
 
 # ------------------------------------------------------------------------------------ outputs
-def _public(table: pd.DataFrame) -> pd.DataFrame:
+def public_table(table: pd.DataFrame) -> pd.DataFrame:
     """The table with Chinese headers and labels, for publishing."""
     out = table.copy()
     if table.attrs.get("level") in _GRADE_ZH:  # which intake the table is about
@@ -741,7 +742,7 @@ def to_excel(table, path: str | PathLike, *, public: bool = True,
         "学位预警" if public else "capacity": table}
     with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xl:
         for name, t in sheets.items():
-            out = _public(t) if public else t.reset_index()
+            out = public_table(t) if public else t.reset_index()
             out.to_excel(xl, index=False, sheet_name=str(name)[:31])
         if large is not None:
             lc = large.drop(columns="flag") if public else large
@@ -758,7 +759,7 @@ def to_csv(table, path: str | PathLike, *, public: bool = True) -> None:
     public form says in 招生年级 which intake each row is about.
     """
     tables = table if isinstance(table, list | tuple) else [table]
-    out = pd.concat([_public(t) if public else t.reset_index().assign(
+    out = pd.concat([public_table(t) if public else t.reset_index().assign(
         intake=t.attrs.get("level")) for t in tables], ignore_index=True)
     with atomic_path(path) as tmp:
         out.to_csv(tmp, index=False, encoding="utf-8-sig")

@@ -12,12 +12,13 @@ from importlib import resources
 
 import folium
 import geopandas as gpd
+import pandas as pd
 
 from zoning.crs import to_web
 from zoning.io import atomic_path
 from zoning.zones import zone_schools
 
-__all__ = ["BASEMAPS", "base_map", "save_map", "zone_layer", "zones_map"]
+__all__ = ["BASEMAPS", "base_map", "lookup_map", "save_map", "zone_layer", "zones_map"]
 
 BASEMAPS = {
     "none": None,
@@ -151,6 +152,63 @@ def zone_layer(fmap: folium.Map, web: gpd.GeoDataFrame, *, name: str, fields: di
     )
     layer.add_to(fmap)
     return layer
+
+
+def lookup_map(result, dataset, *, basemap: str = "none", assets: str | None = None,
+               simplify: float = 5.0) -> folium.Map:
+    """Map of one lookup answer: the home, its zone per level outlined, and the 对口 schools.
+
+    Parameters
+    ----------
+    result : zoning.lookup.LookupResult
+        A found answer (``x``/``y`` in the working CRS).
+    dataset : zoning.store.Dataset
+        The district the answer came from.
+    basemap, assets
+        As :func:`zones_map`.
+    """
+    if not result.found or result.x is None:
+        raise ValueError("lookup_map needs a found answer with a location")
+    from shapely.geometry import Point
+
+    crs = dataset.zones.crs
+    styles = {"primary": ("#1f77b4", None), "junior": ("#d95f02", "8 6")}
+    rows, school_rows = [], []
+    for level, ans in result.levels.items():
+        if ans.zone_id is None or ans.zone_id not in dataset.zones.index:
+            continue
+        rows.append({"level": level, "name": ans.zone_name or ans.zone_id,
+                     "geometry": dataset.zones.geometry.loc[ans.zone_id].simplify(simplify)})
+        for s in ans.schools:
+            if s.school_id in dataset.schools.index:
+                school_rows.append({"level": level, "name": s.name,
+                                    "distance": "" if s.distance_m is None else f"{s.distance_m:,.0f} 米",
+                                    "geometry": dataset.schools.geometry.loc[s.school_id]})
+    home = gpd.GeoDataFrame({"name": ["查询位置"]}, geometry=[Point(result.x, result.y)], crs=crs)
+    zones = gpd.GeoDataFrame(rows, columns=["level", "name", "geometry"], geometry="geometry", crs=crs)
+    frame = pd.concat([zones[["geometry"]], home[["geometry"]]]) if len(zones) else home
+    fmap = base_map(to_web(gpd.GeoDataFrame(frame, crs=crs), basemap=basemap), basemap=basemap,
+                    assets=assets)
+    for row in to_web(zones, basemap=basemap).itertuples():
+        colour, dash = styles[row.level]
+        folium.GeoJson(
+            row.geometry.__geo_interface__, name=f"{_LEVEL_ZH[row.level]}片区",
+            style_function=lambda _, c=colour, d=dash: {"color": c, "weight": 3, "dashArray": d,
+                                                        "fillColor": c, "fillOpacity": 0.08},
+            tooltip=f"{_LEVEL_ZH[row.level]}：{row.name}",
+        ).add_to(fmap)
+    if school_rows:
+        sweb = to_web(gpd.GeoDataFrame(school_rows, crs=crs), basemap=basemap)
+        for row in sweb.itertuples():
+            folium.CircleMarker(
+                [row.geometry.y, row.geometry.x], radius=8, color="white", weight=2, fill=True,
+                fill_color=styles[row.level][0], fill_opacity=1.0,
+                tooltip=f"对口{_LEVEL_ZH[row.level]}：{row.name}（直线距离 {row.distance}）",
+            ).add_to(fmap)
+    h = to_web(home, basemap=basemap).geometry.iloc[0]
+    folium.CircleMarker([h.y, h.x], radius=7, color="#111", weight=3, fill=True,
+                        fill_color="#ffd400", fill_opacity=1.0, tooltip="查询位置").add_to(fmap)
+    return fmap
 
 
 def save_map(fmap: folium.Map, path: str | os.PathLike) -> None:

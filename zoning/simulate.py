@@ -37,6 +37,7 @@ __all__ = [
     "Impact",
     "Plan",
     "Simulator",
+    "adopt",
     "attach_school",
     "compare",
     "current_plan",
@@ -328,6 +329,47 @@ def attach_school(plan: Plan, zone_id: str, school_ids, *, author: str | None = 
     zones.loc[zone_id, "school_ids"] = ";".join(ids)
     return plan._child(zones=zones, changed_zones=[zone_id], author=author,
                        note=note or f"片区 {zone_id} 对口 {'、'.join(ids)}")
+
+
+def adopt(plan: Plan, assignment: pd.Series, zones: gpd.GeoDataFrame, *, author: str | None = None,
+          note: str = "") -> Plan:
+    """A child of ``plan`` with a whole new assignment and zone layer (e.g. an optimiser's plan).
+
+    Parameters
+    ----------
+    plan : Plan
+        The parent (the plan the new one was derived from).
+    assignment : pandas.Series
+        Zone of every parcel; parcels it leaves out keep their zone in ``plan``.
+    zones : geopandas.GeoDataFrame
+        Zones of the new plan; may hold other levels' zones too (only ``plan.level``'s are kept).
+    author, note : str, optional
+
+    Raises
+    ------
+    ValidationError
+        A parcel assigned to a zone the new layer does not have, or a zone of another CRS.
+    """
+    new = zones[zones["level"] == plan.level] if "level" in zones else zones
+    if new.crs is not None and plan.zones.crs is not None and new.crs != plan.zones.crs:
+        raise ValidationError(f"zones are in {new.crs}, the plan in {plan.zones.crs}: convert "
+                              "them to the working CRS first")
+    merged = plan.assignment.copy()
+    given = assignment.reindex(merged.index).dropna()
+    unknown = sorted(set(given) - set(new.index))
+    if unknown:
+        raise ValidationError(f"the assignment uses zone(s) {', '.join(unknown[:10])} that the new "
+                              f"{plan.level} zone layer does not have")
+    merged.loc[given.index] = given.to_numpy()
+    changed = merged.index[(merged.fillna("") != plan.assignment.fillna("")).to_numpy()]
+    old = plan.zones.geometry.reindex(new.index)
+    changed_zones = [z for z in new.index
+                     if z not in plan.zones.index or not old.loc[z].equals(new.geometry.loc[z])
+                     or plan.zones.at[z, "school_ids"] != new.at[z, "school_ids"]]
+    changed_zones += [z for z in plan.zones.index if z not in new.index]
+    return plan._child(assignment=merged, zones=new.copy(), changed=changed,
+                       changed_zones=sorted(changed_zones), author=author,
+                       note=note or f"{len(changed)} 宗地调整")
 
 
 def set_status(plan: Plan, status: str, *, actor: str) -> Plan:

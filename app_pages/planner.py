@@ -1,0 +1,374 @@
+"""片区调整 (planners): draw on the map to move parcels or redraw a zone, see the impact at once.
+
+seeds 000 五(一): zones stay stable, and a change is argued, evaluated, approved and published in
+advance; this page is the evaluation. Every edit makes a new immutable plan version
+(:mod:`zoning.simulate`); undo goes back to the parent, and nothing is written to the store until
+the planner keeps a version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import shapely
+import streamlit as st
+from folium.plugins import Draw
+from streamlit_folium import st_folium
+
+from app_pages.shared import (
+    ASSETS,
+    LEVEL_ZH,
+    WARNING_SHORT,
+    dataset,
+    district_name,
+    level_radio,
+    simulator,
+    store,
+)
+from zoning import simulate as sim
+from zoning.capacity import warning_map
+from zoning.crs import to_web, to_working_gdf
+from zoning.errors import InfeasibleError, ZoningError
+
+#: Parcels are drawn once the map is zoomed in this far (a district has tens of thousands)
+PARCEL_ZOOM = 15
+MAX_PARCELS = 3000
+DRAW_ASSETS = "/app/static/leaflet-draw"
+
+
+# ------------------------------------------------------------------------------ plan versions
+def _versions(level: str) -> dict:
+    """Plan versions of this session for of ``level``: ``{"plans", "head", "redo", "base"}``."""
+    key = f"planner-{level}"
+    if key not in st.session_state:
+        _, base = simulator(level)
+        st.session_state[key] = {"plans": {base.plan_id: base}, "head": base.plan_id,
+                                 "redo": [], "base": base.plan_id}
+    return st.session_state[key]
+
+
+def _push(v: dict, plan) -> None:
+    v["plans"][plan.plan_id] = plan
+    v["head"] = plan.plan_id
+    v["redo"] = []
+    st.session_state["last_edit"] = (plan.parent_id, plan.plan_id)
+
+
+def _drawn_polygon(drawing: dict | None, crs):
+    """The last drawn shape (GeoJSON, WGS-84) as a polygon in the working CRS, or None."""
+    if not drawing or not drawing.get("geometry"):
+        return None
+    geom = shapely.geometry.shape(drawing["geometry"])
+    if not isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
+        return None
+    web = gpd.GeoSeries([geom], crs="EPSG:4326")
+    return to_working_gdf(web, layer="drawn polygon", crs=crs).iloc[0]
+
+
+def _plan_label(plan, v: dict) -> str:
+    tag = "现行片区" if plan.plan_id == v["base"] else (plan.note or "未命名")
+    return f"{tag}（{plan.plan_id[:6]}，{plan.status}）"
+
+
+# ------------------------------------------------------------------------------ the map
+def _map(simr, plan, level: str, ds, *, moved: pd.Index):
+    table = simr.capacity(plan)
+    fmap = warning_map(table, ds.schools, plan.zones, level=level, assets=ASSETS)
+    draw = Draw(export=False, position="topleft",
+                draw_options={"polyline": False, "circle": False, "marker": False,
+                              "circlemarker": False, "rectangle": {"showArea": False},
+                              "polygon": {"allowIntersection": False, "showArea": False}},
+                edit_options={"edit": False, "remove": True})
+    draw.default_js = [("leaflet_draw_js", f"{DRAW_ASSETS}/leaflet.draw.js")]
+    draw.default_css = [("leaflet_draw_css", f"{DRAW_ASSETS}/leaflet.draw.css")]
+    draw.add_to(fmap)
+    return fmap
+
+
+def _parcel_group(ds, plan, view: dict | None, *, moved: pd.Index) -> folium.FeatureGroup:
+    """Parcels in view once zoomed in (moved ones in orange), as a layer added without reload."""
+    group = folium.FeatureGroup(name="宗地")
+    if not view or (view.get("zoom") or 0) < PARCEL_ZOOM or not view.get("bounds"):
+        return group
+    b = view["bounds"]
+    sw, ne = b["_southWest"], b["_northEast"]
+    box = to_working_gdf(gpd.GeoSeries([shapely.box(sw["lng"], sw["lat"], ne["lng"], ne["lat"])],
+                                       crs="EPSG:4326"), layer="map view", crs=ds.crs).iloc[0]
+    parcels = ds.parcels
+    hit = parcels.sindex.query(box, predicate="intersects")[:MAX_PARCELS]
+    if not len(hit):
+        return group
+    sub = parcels.iloc[hit][["name", "households", "geometry"]].copy()
+    sub["parcel_id"] = sub.index
+    sub["zone"] = plan.assignment.reindex(sub.index).fillna("（无）").to_numpy()
+    sub["moved"] = sub.index.isin(moved)
+    web = to_web(sub)
+    folium.GeoJson(
+        web, style_function=lambda f: {
+            "color": "#d35400" if f["properties"]["moved"] else "#333", "weight": 1,
+            "fillColor": "#f39c12" if f["properties"]["moved"] else "#ffffff",
+            "fillOpacity": 0.7 if f["properties"]["moved"] else 0.25},
+        tooltip=folium.GeoJsonTooltip(["parcel_id", "name", "households", "zone"],
+                                      aliases=["宗地", "名称", "户数", "片区"]),
+    ).add_to(group)
+    return group
+
+
+# ------------------------------------------------------------------------------ impact
+def _impact_panel(simr, before, after, base) -> None:
+    impact = simr.impact(before, after)
+    st.markdown("##### 本次调整的影响")
+    st.info(impact.summary_zh())
+    a, b, c, d = st.columns(4)
+    a.metric("调整户数", f"{impact.households_moved:,}")
+    b.metric("调整宗地", f"{len(impact.moved):,}")
+    c.metric("新超学位学校", len(impact.over_cap["crossed"]))
+    d.metric("不再连片的片区", int(impact.zones["non_contiguous"].sum()))
+    if len(impact.schools):
+        t = impact.schools.copy()
+        view = pd.DataFrame({
+            "学校": t["name"],
+            "需求（前→后）": [f"{x:.1f} → {y:.1f}" for x, y in zip(t["demand_before"], t["demand_after"],
+                                                                 strict=True)],
+            "学位": t["seats_after"].astype(int),
+            "比例（前→后）": [f"{x:.0%} → {y:.0%}" for x, y in zip(t["ratio_before"].fillna(0),
+                                                               t["ratio_after"].fillna(0), strict=True)],
+            "预警（前→后）": [f"{WARNING_SHORT.get(x, x)} → {WARNING_SHORT.get(y, y)}"
+                            for x, y in zip(t["warning_before"], t["warning_after"], strict=True)],
+        })
+        st.dataframe(view, hide_index=True, width="stretch")
+    if before.plan_id != base.plan_id:
+        whole = sim.compare(simr, base, after).attrs["summary"]
+        st.caption(f"与现行片区相比：{whole['parcels_differ']:,} 宗地、"
+                   f"{whole['households_differ']:,} 户调整；"
+                   f"超学位学校 {whole['over_seats_a']} → {whole['over_seats_b']} 所；平均直线距离 "
+                   f"{whole['mean_distance_a']:.0f} → {whole['mean_distance_b']:.0f} 米。")
+
+
+# ------------------------------------------------------------------------------ optimiser
+def _run_optimiser(ds, level: str, time_limit: int):
+    from zoning.optimize import optimize
+
+    box: dict = {}
+
+    def work():
+        try:
+            box["result"] = optimize(ds, level=level, time_limit=float(time_limit))
+        except Exception as exc:  # shown to the planner below, never a traceback
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    start = time.monotonic()
+    worker.start()
+    bar = st.progress(0.0, text="正在建立模型…")
+    budget = time_limit + 30  # building the model and the zone outlines come on top
+    while worker.is_alive():
+        worker.join(0.5)
+        spent = time.monotonic() - start
+        bar.progress(min(spent / budget, 0.99),
+                     text=f"正在求解：已用 {spent:.0f} 秒（求解上限 {time_limit} 秒）")
+    bar.empty()
+    return box
+
+
+def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
+    base = v["plans"][v["base"]]
+    limit = st.slider("求解时间上限（秒）", 10, 120, 60, step=10)
+    st.caption("在每所学校起始年级需求不超过学位（班数 × 45/50）、片区连片的前提下，"
+               "调整的户数最少，其次上学距离最短。")
+    key = f"opt-{level}"
+    if st.button("开始优化", type="primary", key="opt-run"):
+        box = _run_optimiser(ds, level, limit)
+        if "error" in box:
+            exc = box["error"]
+            if isinstance(exc, InfeasibleError):
+                short = "、".join(f"{ds.schools['name'].get(s, s)}（缺{n}个班）"
+                                 for s, n in (exc.shortfall or {}).items())
+                st.error(f"现有学位无法容纳全部需求，需要增加班数：{short}")
+            elif isinstance(exc, ZoningError):
+                st.error(f"无法优化：{exc}")
+            else:
+                st.error(f"优化出错：{type(exc).__name__}: {exc}")
+        else:
+            st.session_state[key] = box["result"]
+    res = st.session_state.get(key)
+    if res is None:
+        return
+    s = res.summary()
+    st.success(f"优化完成（{s['status']}，MIP 间隙 {s['mip_gap']:.2%}，用时 {s['seconds']:.0f} 秒）："
+               f"调整 {s['moved_households']:,} 户；超学位学校 {len(s['over_cap_before'])} → "
+               f"{len(s['over_cap_after'])} 所；最高比例 {s['worst_ratio']:.0%}。")
+    if st.button("采用为新版本", key="opt-adopt"):
+        from zoning.optimize import plan_zones
+
+        with st.spinner("正在生成片区边界…"):
+            zones = plan_zones(ds.zones, ds.parcels, res.assignment, level=level,
+                               current=base.assignment)
+            plan = sim.adopt(base, res.assignment, zones,
+                             author=st.session_state["planner_name"],
+                             note=f"优化方案（{s['moved_households']}户）")
+        _push(v, plan)
+        st.rerun()
+
+
+# ------------------------------------------------------------------------------ page
+st.title("片区调整")
+ds, _ = dataset()
+level = level_radio()
+st.sidebar.text_input("规划人员", value="planner", key="planner_name",
+                      help="记录在方案版本和审计日志中")
+simr, _ = simulator(level)
+v = _versions(level)
+base, head = v["plans"][v["base"]], v["plans"][v["head"]]
+st.caption(f"{district_name()} · {LEVEL_ZH[level]}片区 · 当前版本：{_plan_label(head, v)} · "
+           f"在地图左侧用多边形/矩形工具圈选宗地；放大到 {PARCEL_ZOOM} 级显示宗地")
+
+moved = sim.diff(base, head).index if head.plan_id != base.plan_id else pd.Index([])
+left, right = st.columns([3, 2])
+with left:
+    fmap = _map(simr, head, level, ds, moved=moved)
+    view = st.session_state.get(f"view-{level}")
+    out = st_folium(fmap, height=600, use_container_width=True,
+                    returned_objects=["last_active_drawing", "zoom", "bounds"],
+                    feature_group_to_add=_parcel_group(ds, head, view, moved=moved),
+                    key=f"planmap-{level}-{head.plan_id}",
+                    center=(view or {}).get("center"), zoom=(view or {}).get("zoom"))
+    out = out or {}
+    if out.get("bounds") and out.get("zoom"):
+        b = out["bounds"]
+        centre = ((b["_southWest"]["lat"] + b["_northEast"]["lat"]) / 2,
+                  (b["_southWest"]["lng"] + b["_northEast"]["lng"]) / 2)
+        new_view = {"zoom": out["zoom"], "bounds": b, "center": centre}
+        if new_view != view:
+            st.session_state[f"view-{level}"] = new_view
+            if (out["zoom"] >= PARCEL_ZOOM) or (view and view.get("zoom", 0) >= PARCEL_ZOOM):
+                st.rerun()
+
+zone_names = head.zones["name"] if "name" in head.zones else pd.Series(head.zones.index,
+                                                                       index=head.zones.index)
+zone_ids = list(head.zones.index)
+
+with right:
+    tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt = st.tabs(
+        ["圈选移入", "按宗地号", "调整边界", "版本与比较", "自动优化"])
+    polygon = None
+    try:
+        polygon = _drawn_polygon(out.get("last_active_drawing"), ds.crs)
+    except ZoningError as exc:
+        st.error(f"圈选的图形无法使用：{exc}")
+    with tab_draw:
+        st.caption("先在地图上画一个多边形或矩形，再选择要移入的片区。")
+        to_zone = st.selectbox("移入片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
+                               key="move-to")
+        if polygon is None:
+            st.info("地图上还没有圈选范围。")
+        elif st.button("把圈选的宗地移入该片区", type="primary", key="move-draw"):
+            try:
+                plan = sim.move_polygon(head, polygon, to_zone, ds.parcels,
+                                        author=st.session_state["planner_name"])
+            except ZoningError:
+                st.error("圈选范围内没有本区的宗地：请在区界内、宗地所在处重新圈选。")
+            else:
+                _push(v, plan)
+                st.rerun()
+    with tab_ids:
+        ids_text = st.text_area("宗地代码（每行一个，或用逗号、空格分隔）", key="move-ids")
+        to_zone2 = st.selectbox("移入片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
+                                key="move-to-ids")
+        if st.button("移入", key="move-ids-go"):
+            ids = [t for t in ids_text.replace(",", " ").replace("，", " ").split() if t]
+            if not ids:
+                st.warning("请输入宗地代码。")
+            else:
+                try:
+                    plan = sim.move_parcels(head, ids, to_zone2, ds.parcels,
+                                            author=st.session_state["planner_name"])
+                except ZoningError as exc:
+                    st.error(f"无法调整：{exc}")
+                else:
+                    _push(v, plan)
+                    st.rerun()
+    with tab_redraw:
+        st.caption("在地图上画出片区的新边界，宗地按与新边界的最大重叠重新归属。")
+        zone_r = st.selectbox("片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
+                              key="redraw-zone")
+        if polygon is not None and st.button("用圈选范围作为新边界", key="redraw-go"):
+            try:
+                plan = sim.redraw_zone(head, zone_r, polygon, ds.parcels,
+                                       author=st.session_state["planner_name"])
+            except ZoningError as exc:
+                st.error(f"无法调整边界：{exc}")
+            else:
+                _push(v, plan)
+                st.rerun()
+    with tab_versions:
+        u, r = st.columns(2)
+        if u.button("↶ 撤销", disabled=head.parent_id not in v["plans"], key="undo"):
+            v["redo"].append(head.plan_id)
+            v["head"] = head.parent_id
+            st.session_state["last_edit"] = None
+            st.rerun()
+        if r.button("↷ 重做", disabled=not v["redo"], key="redo"):
+            v["head"] = v["redo"].pop()
+            st.session_state["last_edit"] = None
+            st.rerun()
+        name = st.text_input("版本名称", value=head.note if head.plan_id != v["base"] else "",
+                             key="plan-name")
+        if st.button("保存此版本", disabled=head.plan_id == v["base"], key="plan-save"):
+            kept = dataclasses.replace(head, note=name or head.note)
+            try:
+                sim.save_plan(store(), kept, actor=st.session_state["planner_name"])
+            except ZoningError as exc:
+                st.error(f"保存失败：{exc}")
+            else:
+                v["plans"][kept.plan_id] = kept
+                st.success(f"已保存版本 {kept.plan_id}（草稿），记入审计日志。")
+        plans = list(v["plans"].values())
+        labels = {p.plan_id: _plan_label(p, v) for p in plans}
+        pa = st.selectbox("方案 A", list(labels), format_func=labels.get, key="cmp-a")
+        pb = st.selectbox("方案 B", list(labels), index=len(labels) - 1, format_func=labels.get,
+                          key="cmp-b")
+        if pa != pb:
+            table = sim.compare(simr, v["plans"][pa], v["plans"][pb])
+            sm = table.attrs["summary"]
+            st.caption(f"相差 {sm['parcels_differ']:,} 宗地、{sm['households_differ']:,} 户；超学位学校 "
+                       f"{sm['over_seats_a']} vs {sm['over_seats_b']}；红色预警 {sm['red_a']} vs "
+                       f"{sm['red_b']}；平均距离 {sm['mean_distance_a']:.0f} vs "
+                       f"{sm['mean_distance_b']:.0f} 米")
+            changed = table[table["demand_change"].abs() > 1e-9]
+            st.dataframe(pd.DataFrame({
+                "学校": changed["name"], "需求A": changed["demand_a"].round(1),
+                "需求B": changed["demand_b"].round(1), "学位": changed["seats_b"],
+                "预警A": changed["warning_a"].map(WARNING_SHORT),
+                "预警B": changed["warning_b"].map(WARNING_SHORT)}),
+                hide_index=True, width="stretch")
+        files = st.session_state.setdefault("exports", {})
+        if head.plan_id not in files and st.button("准备导出文件", key="export-prepare"):
+            with tempfile.TemporaryDirectory() as tmp, st.spinner("正在生成导出文件…"):
+                gj = sim.export_plan(ds, head, Path(tmp) / "plan.geojson")
+                txt = sim.export_plan(ds, head, Path(tmp) / "plan.txt", text=True)
+                files[head.plan_id] = (gj.read_bytes(), txt.read_bytes())
+        if head.plan_id in files:
+            gj, txt = files[head.plan_id]
+            st.download_button("导出片区（GeoJSON）", gj, key="dl-geojson",
+                               file_name=f"片区方案_{head.plan_id}.geojson",
+                               mime="application/geo+json")
+            st.download_button("导出划片文字（公布用）", txt, key="dl-text",
+                               file_name=f"划片范围_{head.plan_id}.txt", mime="text/plain")
+    with tab_opt:
+        _optimiser_panel(ds, level, simr, v)
+
+last = st.session_state.get("last_edit")
+if last and last[0] in v["plans"] and last[1] == v["head"]:
+    _impact_panel(simr, v["plans"][last[0]], v["plans"][last[1]], base)
+elif head.plan_id != base.plan_id:
+    _impact_panel(simr, base, head, base)
+else:
+    st.info("这是现行片区。圈选宗地并移入其他片区后，这里会显示调整的影响。")
