@@ -935,3 +935,16 @@ def test_both_sides_each_with_its_range(a, b, sep, ns):
     for n in (*ns, olo, ohi, elo, ehi):
         want = not typo and ((olo <= n <= ohi and n % 2 == 1) or (elo <= n <= ehi and n % 2 == 0))
         assert bool(match_rules(rules, parse_address(f"金开大道{n}号"))) is want, (rules, n)
+
+
+def test_mistyped_road_name_is_refused_with_suggestions(small_demo):
+    """A one-character slip in a road name is not answered, but the right road is offered."""
+    from zoning.lookup import lookup
+
+    rows = small_demo.addresses[small_demo.addresses["road"].str.len() == 3]
+    row = rows.iloc[0]
+    typo = row["road"][0] + "難" + row["road"][2]
+    res = lookup(small_demo, address=f"{typo}{row['road_no']}号")
+    assert not res.found
+    assert f"是否为：{row['road']}" in res.reason_zh or row["road"] in res.reason_zh
+    assert len(res.candidates) and (res.candidates["address"].str.contains(row["road"])).any()

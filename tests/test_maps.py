@@ -90,3 +90,19 @@ def test_saved_map_draws_offline_in_a_real_browser(small_demo, tmp_path, chromiu
         assert toggle and toggle["width"] > 20  # the word 图层, not a missing icon
         browser.close()
     assert refused == []  # nothing needed the network
+
+
+def test_lookup_map_outlines_the_answer(small_demo):
+    from zoning.lookup import lookup
+    from zoning.maps import lookup_map
+
+    res = lookup(small_demo, address=small_demo.addresses["address"].iloc[3])
+    html = lookup_map(res, small_demo).get_root().render()
+    for ans in res.levels.values():
+        assert ans.zone_name in html
+        for s in ans.schools:
+            assert s.name in html
+    assert "查询位置" in html
+    miss = lookup(small_demo, address="不存在的路999号")
+    with pytest.raises(ValueError, match="found answer"):
+        lookup_map(miss, small_demo)

@@ -204,3 +204,25 @@ def test_impact_summary_in_chinese(small_demo, base, sim):
     imp = sim.impact(base, sm.move_parcels(base, [pid], to, small_demo.parcels))
     text = imp.summary_zh()
     assert text.startswith("调整 1 宗地") and "平均上学直线距离" in text
+
+
+def test_adopt_a_whole_assignment(small_demo, base, sim):
+    from zoning.optimize import plan_zones
+
+    pid, frm, to, s_from, s_to = _neighbour_pair(base, sim)
+    assignment = base.assignment.copy()
+    assignment[pid] = to
+    zones = plan_zones(small_demo.zones, small_demo.parcels, assignment, level="primary",
+                       current=base.assignment)
+    after = sm.adopt(base, assignment, zones, author="优化", note="优化方案")
+    assert after.parent_id == base.plan_id and after.changed == (pid,)
+    assert set(after.changed_zones) == {frm, to}
+    imp = sim.impact(base, after)
+    by_move = sim.impact(base, sm.move_parcels(base, [pid], to, small_demo.parcels))
+    pd.testing.assert_series_equal(imp.schools["demand_after"], by_move.schools["demand_after"])
+    ok, kinds = _tiles(small_demo, after)
+    assert ok, kinds
+    bad = assignment.copy()
+    bad[pid] = "P-999"
+    with pytest.raises(ValidationError, match="P-999"):
+        sm.adopt(base, bad, zones)
