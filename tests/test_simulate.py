@@ -226,3 +226,27 @@ def test_adopt_a_whole_assignment(small_demo, base, sim):
     bad[pid] = "P-999"
     with pytest.raises(ValidationError, match="P-999"):
         sm.adopt(base, bad, zones)
+
+
+def test_edge_parcel_to_its_neighbour_keeps_both_zones_whole(small_demo, base, sim):
+    """An edge parcel takes its ground up to the zone edge: neither zone falls into pieces."""
+    from zoning.zones import voronoi_cells
+
+    z = base.zones
+    frm = base.assignment.value_counts().index[0]
+    members = base.assignment.index[(base.assignment == frm).to_numpy()]
+    pts = shapely.point_on_surface(small_demo.parcels.geometry.loc[members].to_numpy())
+    cells = voronoi_cells(pts, z.geometry.loc[frm])
+    neighbours = z.index[z.sindex.query(z.geometry.loc[frm], predicate="touches")]
+    for pid, cell in zip(members, cells, strict=True):  # noqa: B007 - pid is used below
+        touching = [n for n in neighbours if cell.intersection(z.geometry.loc[n]).length > 50]
+        if touching:
+            break
+    else:
+        raise AssertionError("no edge parcel")
+    after = sm.move_parcels(base, [pid], touching[0], small_demo.parcels)
+    imp = sim.impact(base, after)
+    assert not imp.zones["non_contiguous"].any(), imp.zones
+    assert (imp.zones["parts_after"] == 1).all()
+    ok, kinds = _tiles(small_demo, after)
+    assert ok, kinds

@@ -30,7 +30,7 @@ import shapely
 from zoning.assign import assign_parcels
 from zoning.capacity import CapacitySettings, capacity_table, school_demand
 from zoning.errors import ValidationError
-from zoning.zones import zone_schools
+from zoning.zones import voronoi_cells, zone_schools
 
 __all__ = [
     "STATUSES",
@@ -173,6 +173,17 @@ def move_parcels(plan: Plan, parcel_ids, to_zone: str, parcels: gpd.GeoDataFrame
     area = shapely.buffer(shapely.buffer(moved, _CLOSE_GAPS_M, join_style="mitre"),
                           -_CLOSE_GAPS_M, join_style="mitre")
     area = shapely.union(area, moved)
+    # and, from each zone that loses parcels, their Voronoi cells among that zone's parcels: the
+    # ground up to the zone's edge, so an edge parcel handed to its neighbour leaves both zones
+    # in one piece (a zone drawn by hand keeps the rest of its outline)
+    for z in pd.unique(frm.dropna()):
+        if z == to_zone:
+            continue
+        members = plan.assignment.index[(plan.assignment == z).to_numpy()]
+        pts = shapely.point_on_surface(parcels.geometry.reindex(members).to_numpy())
+        cells = voronoi_cells(pts, plan.zones.geometry.loc[z])
+        mine = members.isin(ids)
+        area = shapely.union(area, shapely.union_all(cells[mine]))
     # never take area from a parcel that stays where it is
     near = parcels.sindex.query(area, predicate="intersects")
     stay = parcels.index[near].difference(ids)

@@ -40,6 +40,7 @@ __all__ = [
     "intersection_areas",
     "school_level_serves",
     "validate",
+    "voronoi_cells",
     "zone_schools",
 ]
 
@@ -52,6 +53,33 @@ _SERVES = {"primary": ("primary",), "junior": ("junior",), "nine_year": ("primar
 def school_level_serves(level: str) -> tuple[str, ...]:
     """Zone levels a school of ``level`` serves (a 九年一贯制 ``nine_year`` school serves both)."""
     return _SERVES.get(str(level), ())
+
+
+def voronoi_cells(points: np.ndarray, region) -> np.ndarray:
+    """Voronoi cells of ``points`` (shapely points) clipped to ``region``, in input order.
+
+    The demo's zones, and most drawn zones, are unions of such cells around their parcels, so a
+    parcel handed to a neighbouring zone takes its cell with it and the zones stay in one piece.
+    Points sharing a location (within 1 mm) share its cell: the first gets it, the others an
+    empty polygon.
+    """
+    n = len(points)
+    if n == 1:
+        return np.array([region], dtype=object)
+    xy = shapely.get_coordinates(points)
+    _, first = np.unique(np.round(xy, 3), axis=0, return_index=True)
+    out = np.full(n, shapely.Polygon(), dtype=object)
+    if len(first) == 1:
+        out[first[0]] = region
+        return out
+    cells = shapely.get_parts(shapely.voronoi_polygons(
+        shapely.multipoints(xy[first]), extend_to=region, ordered=True))
+    shapely.prepare(region)
+    inside = shapely.contains(region, cells)
+    clipped = cells.copy()
+    clipped[~inside] = shapely.intersection(cells[~inside], region)
+    out[first] = clipped
+    return out
 
 
 def zone_schools(zones: pd.DataFrame) -> pd.DataFrame:
