@@ -61,6 +61,52 @@ def _push(v: dict, plan) -> None:
     st.session_state["last_edit"] = (plan.parent_id, plan.plan_id)
 
 
+def _edit(level: str, kind: str) -> None:
+    """Button callback: apply an edit before the page runs again (one run per edit, not two)."""
+    v = _versions(level)
+    head = v["plans"][v["head"]]
+    ds, _ = dataset()
+    author = st.session_state.get("planner_name") or "planner"
+    try:
+        if kind == "draw":
+            plan = sim.move_polygon(head, st.session_state["drawn"], st.session_state["move-to"],
+                                    ds.parcels, author=author)
+        elif kind == "ids":
+            text = st.session_state.get("move-ids") or ""
+            ids = [t for t in text.replace(",", " ").replace("，", " ").split() if t]
+            if not ids:
+                st.session_state["edit_error"] = "请输入宗地代码。"
+                return
+            unknown = [i for i in ids if i not in head.assignment.index]
+            if unknown:
+                st.session_state["edit_error"] = (f"宗地代码 {'、'.join(unknown[:5])} 不在本区的宗地中，"
+                                                  "请对照宗地图或不动产权证书核对（19位宗地代码）。")
+                return
+            plan = sim.move_parcels(head, ids, st.session_state["move-to-ids"], ds.parcels,
+                                    author=author)
+        else:
+            plan = sim.redraw_zone(head, st.session_state["redraw-zone"], st.session_state["drawn"],
+                                   ds.parcels, author=author)
+    except ZoningError as exc:
+        st.session_state["edit_error"] = (
+            "圈选范围内没有本区的宗地：请在区界内、宗地所在处重新圈选。" if kind == "draw"
+            else f"无法调整：{exc}")
+        return
+    _push(v, plan)
+
+
+def _step(level: str, way: str) -> None:
+    """Button callback: undo (back to the parent version) or redo."""
+    v = _versions(level)
+    if way == "undo":
+        head = v["plans"][v["head"]]
+        v["redo"].append(head.plan_id)
+        v["head"] = head.parent_id
+    elif v["redo"]:
+        v["head"] = v["redo"].pop()
+    st.session_state["last_edit"] = None
+
+
 def _drawn_polygon(drawing: dict | None, crs):
     """The last drawn shape (GeoJSON, WGS-84) as a polygon in the working CRS, or None."""
     if not drawing or not drawing.get("geometry"):
@@ -258,67 +304,42 @@ zone_ids = list(head.zones.index)
 with right:
     tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt = st.tabs(
         ["圈选移入", "按宗地号", "调整边界", "版本与比较", "自动优化"])
-    polygon = None
     try:
-        polygon = _drawn_polygon(out.get("last_active_drawing"), ds.crs)
+        st.session_state["drawn"] = _drawn_polygon(out.get("last_active_drawing"), ds.crs)
     except ZoningError as exc:
+        st.session_state["drawn"] = None
         st.error(f"圈选的图形无法使用：{exc}")
+    polygon = st.session_state["drawn"]
+    problem = st.session_state.pop("edit_error", None)
+    if problem:
+        st.error(problem)
     with tab_draw:
         st.caption("先在地图上画一个多边形或矩形，再选择要移入的片区。")
-        to_zone = st.selectbox("移入片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
-                               key="move-to")
+        st.selectbox("移入片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
+                     key="move-to")
         if polygon is None:
             st.info("地图上还没有圈选范围。")
-        elif st.button("把圈选的宗地移入该片区", type="primary", key="move-draw"):
-            try:
-                plan = sim.move_polygon(head, polygon, to_zone, ds.parcels,
-                                        author=st.session_state["planner_name"])
-            except ZoningError:
-                st.error("圈选范围内没有本区的宗地：请在区界内、宗地所在处重新圈选。")
-            else:
-                _push(v, plan)
-                st.rerun()
+        else:
+            st.button("把圈选的宗地移入该片区", type="primary", key="move-draw", on_click=_edit,
+                      args=(level, "draw"))
     with tab_ids:
-        ids_text = st.text_area("宗地代码（每行一个，或用逗号、空格分隔）", key="move-ids")
-        to_zone2 = st.selectbox("移入片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
-                                key="move-to-ids")
-        if st.button("移入", key="move-ids-go"):
-            ids = [t for t in ids_text.replace(",", " ").replace("，", " ").split() if t]
-            if not ids:
-                st.warning("请输入宗地代码。")
-            else:
-                try:
-                    plan = sim.move_parcels(head, ids, to_zone2, ds.parcels,
-                                            author=st.session_state["planner_name"])
-                except ZoningError as exc:
-                    st.error(f"无法调整：{exc}")
-                else:
-                    _push(v, plan)
-                    st.rerun()
+        st.text_area("宗地代码（每行一个，或用逗号、空格分隔）", key="move-ids")
+        st.selectbox("移入片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
+                     key="move-to-ids")
+        st.button("移入", key="move-ids-go", on_click=_edit, args=(level, "ids"))
     with tab_redraw:
         st.caption("在地图上画出片区的新边界，宗地按与新边界的最大重叠重新归属。")
-        zone_r = st.selectbox("片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
-                              key="redraw-zone")
-        if polygon is not None and st.button("用圈选范围作为新边界", key="redraw-go"):
-            try:
-                plan = sim.redraw_zone(head, zone_r, polygon, ds.parcels,
-                                       author=st.session_state["planner_name"])
-            except ZoningError as exc:
-                st.error(f"无法调整边界：{exc}")
-            else:
-                _push(v, plan)
-                st.rerun()
+        st.selectbox("片区", zone_ids, format_func=lambda z: f"{zone_names[z]}（{z}）",
+                     key="redraw-zone")
+        if polygon is not None:
+            st.button("用圈选范围作为新边界", key="redraw-go", on_click=_edit,
+                      args=(level, "redraw"))
     with tab_versions:
         u, r = st.columns(2)
-        if u.button("↶ 撤销", disabled=head.parent_id not in v["plans"], key="undo"):
-            v["redo"].append(head.plan_id)
-            v["head"] = head.parent_id
-            st.session_state["last_edit"] = None
-            st.rerun()
-        if r.button("↷ 重做", disabled=not v["redo"], key="redo"):
-            v["head"] = v["redo"].pop()
-            st.session_state["last_edit"] = None
-            st.rerun()
+        u.button("↶ 撤销", disabled=head.parent_id not in v["plans"], key="undo",
+                 on_click=_step, args=(level, "undo"))
+        r.button("↷ 重做", disabled=not v["redo"], key="redo", on_click=_step,
+                 args=(level, "redo"))
         name = st.text_input("版本名称", value=head.note if head.plan_id != v["base"] else "",
                              key="plan-name")
         if st.button("保存此版本", disabled=head.plan_id == v["base"], key="plan-save"):
