@@ -278,6 +278,15 @@ st.caption(f"{district_name()} · {LEVEL_ZH[level]}片区 · 当前版本：{_pl
 
 moved = sim.diff(base, head).index if head.plan_id != base.plan_id else pd.Index([])
 left, right = st.columns([3, 2])
+# the impact shows below the map but is sent first: the planner sees it while the map redraws
+with st.container():
+    last = st.session_state.get("last_edit")
+    if last and last[0] in v["plans"] and last[1] == v["head"]:
+        _impact_panel(simr, v["plans"][last[0]], v["plans"][last[1]], base)
+    elif head.plan_id != base.plan_id:
+        _impact_panel(simr, base, head, base)
+    else:
+        st.info("这是现行片区。圈选宗地并移入其他片区后，这里会显示调整的影响。")
 with left:
     fmap = _map(simr, head, level, ds, moved=moved)
     view = st.session_state.get(f"view-{level}")
@@ -386,10 +395,3 @@ with right:
     with tab_opt:
         _optimiser_panel(ds, level, simr, v)
 
-last = st.session_state.get("last_edit")
-if last and last[0] in v["plans"] and last[1] == v["head"]:
-    _impact_panel(simr, v["plans"][last[0]], v["plans"][last[1]], base)
-elif head.plan_id != base.plan_id:
-    _impact_panel(simr, base, head, base)
-else:
-    st.info("这是现行片区。圈选宗地并移入其他片区后，这里会显示调整的影响。")

@@ -20,8 +20,12 @@ def test_map_has_every_zone_and_school(small_demo):
     assert "小学片区" in names and "区界" in names and "学校" in names
     markers = [c for c in fmap._children.values() if getattr(c, "layer_name", "") == "学校"][0]
     serving = ds.schools["level"].isin(["primary", "nine_year"]).sum()
-    circles = [c for c in markers._children.values() if type(c).__name__ == "CircleMarker"]
-    assert len(circles) == serving
+    # one GeoJSON layer of circle markers (one element, not one per school), one feature each
+    points = markers.data["features"]
+    assert len(points) == serving
+    assert {f["geometry"]["type"] for f in points} == {"Point"}
+    names = set(ds.schools.loc[ds.schools["level"].isin(["primary", "nine_year"]), "name"])
+    assert all(any(n in f["properties"]["tip"] for n in names) for f in points)
 
 
 def test_offline_assets_replace_the_cdn(small_demo):

@@ -793,7 +793,7 @@ def warning_map(table: pd.DataFrame, schools: gpd.GeoDataFrame, zones: gpd.GeoDa
     -------
     folium.Map
     """
-    from zoning.maps import base_map, zone_layer
+    from zoning.maps import base_map, point_layer, zone_layer
 
     _check_level(level)
     lz = zones[zones["level"] == level].copy()
@@ -816,18 +816,11 @@ def warning_map(table: pd.DataFrame, schools: gpd.GeoDataFrame, zones: gpd.GeoDa
     ls = schools.loc[schools.index.intersection(table.index)]
     sweb = to_web(ls[["geometry"]], basemap=basemap)
     t = table.reindex(ls.index)
-    layer = folium.FeatureGroup(name="学校")
-    # one marker per school: ~100 schools, not a hot path
-    for sid, x, y, name, warn, seats, dem in zip(
-            ls.index, sweb.geometry.x, sweb.geometry.y, t["name"], t["warning"], t["seats"],
-            t["demand"], strict=True):
-        folium.CircleMarker(
-            [y, x], radius=6, color="white", weight=1.5, fill=True,
-            fill_color=WARNING_COLOURS.get(warn, "#9e9e9e"), fill_opacity=1.0,
-            tooltip=f"{name}（{sid}）：学位{int(seats)}，预计需求{dem:.0f}，"
-                    f"{WARNING_ZH.get(warn, warn)}",
-        ).add_to(layer)
-    layer.add_to(fmap)
+    sweb["colour"] = [WARNING_COLOURS.get(w, "#9e9e9e") for w in t["warning"]]
+    sweb["tip"] = [f"{name}（{sid}）：学位{int(seats)}，预计需求{dem:.0f}，{WARNING_ZH.get(w, w)}"
+                   for sid, name, w, seats, dem in zip(ls.index, t["name"], t["warning"], t["seats"],
+                                                       t["demand"], strict=True)]
+    point_layer(fmap, sweb, name="学校", colour="colour", tip="tip")
     items = "".join(
         f'<div><span style="display:inline-block;width:14px;height:14px;margin-right:6px;'
         f'background:{WARNING_COLOURS[k]};vertical-align:middle"></span>{WARNING_ZH[k]}</div>'
