@@ -8,6 +8,7 @@ import os
 import sqlite3
 import stat
 import warnings
+from contextlib import closing
 from pathlib import Path
 
 import geopandas as gpd
@@ -288,7 +289,10 @@ def test_audit_appends_in_order(store):
     store.audit("张老师", "edit_zone", "Z1", {"moved": ["P1"], "note": "调整"})
     store.audit("李科长", "approve", "plan-2", "批准")
     log = store.audit_log()
-    assert list(log.columns) == ["entry_id", "at", "actor", "action", "target", "detail"]
+    assert list(log.columns) == ["entry_id", "at", "actor", "action", "target", "detail",
+                                 "prev_hash", "hash"]
+    # hash-chained: each entry names the one before it
+    assert log["prev_hash"].iloc[1:].tolist() == log["hash"].iloc[:-1].tolist()
     assert log["actor"].tolist() == ["setup", "张老师", "李科长"]
     assert log["action"].tolist() == ["save", "edit_zone", "approve"]
     assert log["entry_id"].is_monotonic_increasing
@@ -396,3 +400,103 @@ def test_dataset_layer_lookup():
     with pytest.raises(ValidationError, match=r"no layer or table 'housing'.*classes"):
         ds.layer("housing")
     assert np.isclose(ds.zones.area.sum(), 2e6)
+
+
+# --------------------------------------------------------------------------------------------
+# the audit log's hash chain
+
+
+def _tamper(path, sql, *params):
+    with closing(sqlite3.connect(path)) as con, con:
+        con.execute(sql, params)
+
+
+def test_verify_audit_whole_chain(store):
+    for i in range(4):
+        store.audit("张老师", "edit_zone", f"Z{i}", {"i": i})
+    check = store.verify_audit()
+    assert check.ok and check.entries == 5 and check.broken_entry is None
+    assert len(check.head) == 64
+    assert store.verify_audit(head=check.head).ok
+    assert store.verify_audit(head=f"5:{check.head}").ok
+
+
+def test_verify_audit_detects_an_edited_entry(store):
+    for i in range(4):
+        store.audit("张老师", "edit_zone", f"Z{i}", {"i": i})
+    _tamper(store.path, "UPDATE audit_log SET detail = '{\"i\": 9}' WHERE entry_id = 3")
+    check = store.verify_audit()
+    assert not check.ok and check.broken_entry == 3
+    assert "edited" in check.problem and "第 3 条" in check.problem_zh
+
+
+@pytest.mark.parametrize("deleted, broken", [(1, 2), (3, 4), (5, 5)])
+def test_verify_audit_detects_a_deleted_entry(store, deleted, broken):
+    for i in range(4):
+        store.audit("张老师", "edit_zone", f"Z{i}", {"i": i})
+    _tamper(store.path, "DELETE FROM audit_log WHERE entry_id = ?", deleted)
+    check = store.verify_audit()
+    assert not check.ok and check.broken_entry == broken
+    assert "deleted" in check.problem
+
+
+def test_verify_audit_head_catches_a_recomputed_chain(store):
+    store.audit("张老师", "edit_zone", "Z1", "x")
+    head = store.verify_audit().head
+    # a forger deletes the last entry and fixes the AUTOINCREMENT counter: the chain is whole
+    _tamper(store.path, "DELETE FROM audit_log WHERE entry_id = 2")
+    _tamper(store.path, "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'audit_log'")
+    assert store.verify_audit().ok
+    check = store.verify_audit(head=head)
+    assert not check.ok and head in check.problem
+
+
+def test_old_store_is_migrated_and_chained(tmp_path):
+    # a store written before applicants had the enrolment columns and before the chain
+    path = tmp_path / "old.gpkg"
+    s = GeoPackageStore(path)
+    s.save(make_dataset())
+    with closing(sqlite3.connect(path)) as con, con:
+        con.execute("DROP TABLE audit_log")
+        con.execute("DROP TABLE applicants")
+        con.execute("CREATE TABLE audit_log (entry_id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT "
+                    "NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, "
+                    "detail TEXT NOT NULL DEFAULT '')")
+        con.execute("CREATE TABLE applicants (applicant_id TEXT PRIMARY KEY, year INTEGER NOT "
+                    "NULL, level TEXT NOT NULL, id_number TEXT NOT NULL, name TEXT NOT NULL, "
+                    "birth_date TEXT NOT NULL, created_at TEXT NOT NULL)")
+        con.execute("INSERT INTO applicants VALUES ('A1', 2027, 'primary', "
+                    "'11010520200101003X', '小明', '2020-01-01', '2027-05-01')")
+        for i in range(3):
+            con.execute("INSERT INTO audit_log (at, actor, action, target) VALUES "
+                        "('2026-01-01T00:00:00+00:00', 'old', 'save', ?)", (f"t{i}",))
+    before = s.verify_audit()
+    assert not before.ok and "predates" in before.problem
+    s.audit("新", "edit_zone", "Z1")
+    log = s.audit_log()
+    assert len(log) == 4 and log["hash"].notna().all()
+    assert s.verify_audit().ok
+    apps = s.read("applicants")
+    assert apps.loc[0, "applicant_id"] == "A1" and apps.loc[0, "hukou_holder"] == "parent"
+    assert {"residence_permit_start", "sibling_group", "disability"} <= set(apps.columns)
+
+
+def test_write_rows_is_all_or_nothing(store):
+    rows = pd.DataFrame({"applicant_id": ["A1", "A2"], "year": [2027, 2027],
+                         "level": ["primary", "primary"],
+                         "id_number": ["11010520200101003X", "11010520200101003X"],
+                         "name": ["甲", "乙"], "birth_date": ["2020-01-01", "2020-01-01"],
+                         "created_at": ["2027-06-03", "2027-06-03"]})
+    n = len(store.audit_log())
+    with pytest.raises(ValidationError, match="never both"):
+        store.write_rows({"applicants": rows}, audit=[{"actor": "a", "action": "import",
+                                                       "target": "applicants"}])
+    assert store.read("applicants").empty and len(store.audit_log()) == n
+    store.write_rows({"applicants": rows.iloc[:1]},
+                     audit=[{"actor": "a", "action": "import", "target": "applicants"}])
+    assert store.query("applicants", {"year": 2027})["applicant_id"].tolist() == ["A1"]
+    assert store.audit_log()["action"].iloc[-1] == "import" and store.verify_audit().ok
+    with pytest.raises(PersonalDataError):
+        store.write_rows({"applicants": rows.iloc[1:].assign(guardian_income=1)})
+    with pytest.raises(ValidationError, match="no column"):
+        store.write_rows({"applicants": rows.iloc[1:].assign(colour="red")})

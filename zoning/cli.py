@@ -212,12 +212,32 @@ def import_(
 
 @app.command()
 def audit(
-    store: Annotated[Path, typer.Argument(help="GeoPackage store")] = _DEFAULT_DATA,
+    first: Annotated[str | None, typer.Argument(
+        help="GeoPackage store; or 'verify' to check the log's hash chain", show_default=False,
+        metavar="[STORE|verify]")] = None,
+    second: Annotated[Path | None, typer.Argument(help="the store, after 'verify'",
+                                                  show_default=False, metavar="[STORE]")] = None,
+    head: Annotated[str | None, typer.Option(help="with verify: a head hash recorded earlier "
+                                                  "(HASH or ENTRY_ID:HASH) the log must contain")]
+    = None,
+    migrate: Annotated[bool, typer.Option("--migrate", help="with verify: first chain an older "
+                                          "store's log (a write)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Show the audit log: who changed what, and when."""
+    """Show the audit log (who changed what, when); `zoning audit verify` checks its hash chain.
+
+    `verify` exits 0 when the chain is whole, 1 when an entry was edited or deleted (the first
+    broken entry is named), 2 when the store cannot be read.
+    """
     from zoning.store import GeoPackageStore
 
+    if first == "verify":
+        _audit_verify(second or _DEFAULT_DATA, head=head, migrate=migrate, as_json=as_json)
+        return
+    if second is not None:
+        _fail(ZoningError(f"unexpected argument {str(second)!r}: use `zoning audit STORE` or "
+                          "`zoning audit verify STORE`"))
+    store = Path(first) if first else _DEFAULT_DATA
     try:
         log = GeoPackageStore(store).audit_log()
     except ZoningError as exc:
@@ -229,6 +249,30 @@ def audit(
         typer.echo("审计日志为空。")
     for r in log.itertuples():
         typer.echo(f"{r.at}\t{r.actor}\t{r.action}\t{r.target}\t{r.detail}")
+
+
+def _audit_verify(store: Path, *, head: str | None, migrate: bool, as_json: bool) -> None:
+    from zoning.store import GeoPackageStore
+
+    try:
+        s = GeoPackageStore(store)
+        if migrate:
+            s.migrate()
+        check = s.verify_audit(head=head)
+    except ZoningError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json({"store": str(store), "ok": check.ok, "entries": check.entries,
+                     "head": check.head, "broken_entry": check.broken_entry,
+                     "problem": check.problem, "problem_zh": check.problem_zh})
+    elif check.ok:
+        typer.echo(f"审计日志完整：共 {check.entries} 条，哈希链无断裂。")
+        if check.head:
+            typer.echo(f"最新哈希（请另行记录，下次用 --head 核对）：{check.entries}:{check.head}")
+    else:
+        typer.echo(f"审计日志核验未通过：{check.problem_zh}", err=True)
+        typer.echo(f"(detail: {check.problem})", err=True)
+    raise typer.Exit(0 if check.ok else 1)
 
 
 @app.command()
@@ -635,6 +679,432 @@ def dashboard(
     raise typer.Exit(subprocess.call(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"], env=env))
+
+
+# ------------------------------------------------------------------------------------ enrolment
+lottery_app = typer.Typer(
+    help="民办学校电脑随机摇号：摇号前公布承诺哈希，摇号时公布种子，任何人可复核 (verifiable lottery).",
+    no_args_is_help=True)
+enroll_app = typer.Typer(
+    help="招生季：报名导入、资格审核、民办摇号、公办录取与统筹、入学通知书和报到码 (enrolment season).",
+    no_args_is_help=True)
+app.add_typer(lottery_app, name="lottery")
+app.add_typer(enroll_app, name="enroll")
+
+def _when(at: str | None):
+    """--at as a time on the CST clock (default now)."""
+    import pandas as pd
+
+    from zoning.lottery import CST
+
+    if at is None:
+        return pd.Timestamp.now(CST)
+    try:
+        t = pd.Timestamp(at)
+    except ValueError:
+        _fail(ZoningError(f"--at {at!r}: give a time like 2027-06-20T10:00"))
+    return t.tz_localize(CST) if t.tzinfo is None else t.tz_convert(CST)
+
+
+def _override(officer: str | None, reason: str | None):
+    from zoning.enroll import Override
+
+    if officer is None and reason is None:
+        return None
+    try:
+        return Override(officer or "", reason or "")
+    except ZoningError as exc:
+        _fail(exc)
+
+
+def _quota(items: list[str] | None) -> dict:
+    out = {}
+    for item in items or []:
+        sid, _, num = item.partition("=")
+        if not sid.strip() or not num.strip().isdigit():
+            _fail(ZoningError(f"--quota {item!r}: write SCHOOL=SEATS, e.g. S094=20"))
+        out[sid.strip()] = int(num)
+    return out
+
+
+def _who(actor: str) -> str:
+    return actor or os.environ.get("USER", "unknown")
+
+
+@lottery_app.command("commit")
+def lottery_commit(
+    data: Annotated[Path, typer.Option(help="GeoPackage store with the applicants")] = _DEFAULT_DATA,
+    year: Annotated[int, typer.Option(help="intake year")] = 2027,
+    out: Annotated[Path, typer.Option(help="folder for the files to publish")] = Path("lottery"),
+    school: Annotated[list[str] | None, typer.Option(
+        "--school", help="only this private school (repeatable)")] = None,
+    siblings: Annotated[bool, typer.Option("--siblings/--no-siblings",
+                                           help="draw multi-child families together")] = True,
+    quota: Annotated[list[str] | None, typer.Option(
+        "--quota", help="own-area seats of a school, e.g. S094=20 (repeatable)")] = None,
+    at: Annotated[str | None, typer.Option(help="when (default now), e.g. 2027-06-19T17:00")]
+    = None,
+    actor: Annotated[str, typer.Option(help="who commits (audit log)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Before the draw: write and audit each oversubscribed school's applicant list and commitment.
+
+    Schools with no more applicants than seats need no lottery: they admit by registration
+    (seeds 000 三(二)).
+    """
+    from zoning import enroll as en
+    from zoning import lottery as lot
+    from zoning.store import GeoPackageStore
+
+    t = _when(at)
+    try:
+        store = GeoPackageStore(data)
+        ds = store.load()
+        settings = en.EnrolSettings(siblings_together=siblings, own_area_quota=_quota(quota))
+        apps = store.query("applicants", {"year": year})
+        decisions = en.eligibility(ds, apps, year=year, settings=settings)
+        lists = en.lottery_lists(ds, decisions, year=year, settings=settings)
+        rows, audit = [], []
+        for key, (params, lst) in lists.items():
+            if school and params.school_id not in school:
+                continue
+            row = {"key": key, "school_id": params.school_id, "level": params.level,
+                   "seats": params.seats, "applicants": len(lst)}
+            if len(lst) <= params.seats:
+                rows.append({**row, "method": "registration"})
+                continue
+            apath, cpath, c = lot.write_commit(out, lst, params, at=t)
+            rows.append({**row, "method": "lottery", "applicants_sha256": c.applicants_sha256,
+                         "params_sha256": c.params_sha256, "commit_file": str(cpath),
+                         "applicants_file": str(apath)})
+            audit.append({"actor": _who(actor), "action": "lottery_commit", "target": key,
+                          "detail": {"applicants_sha256": c.applicants_sha256,
+                                     "params_sha256": c.params_sha256, "applicants": len(lst),
+                                     "seats": params.seats, "committed_at": c.committed_at}})
+        if audit:
+            store.write_rows({}, audit=audit)
+    except ZoningError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        typer.echo(f"{year}年没有民办学校报名。")
+    for r in rows:
+        lv = {"primary": "小学", "junior": "初中"}[r["level"]]
+        name = ds.schools["name"].get(r["school_id"], r["school_id"])
+        if r["method"] == "registration":
+            typer.echo(f"{name}（{r['school_id']}）{lv}：报名 {r['applicants']} 人 ≤ 计划 {r['seats']} 人，"
+                       "直接登记录取，无需摇号。")
+        else:
+            typer.echo(f"{name}（{r['school_id']}）{lv}：报名 {r['applicants']} 人 > 计划 {r['seats']} 人，"
+                       "需摇号。请在摇号前公布：")
+            typer.echo(f"  报名名单哈希 SHA-256: {r['applicants_sha256']}")
+            typer.echo(f"  摇号参数哈希 SHA-256: {r['params_sha256']}")
+            typer.echo(f"  文件: {r['applicants_file']}, {r['commit_file']}")
+
+
+@lottery_app.command("draw")
+def lottery_draw(
+    commit_file: Annotated[Path, typer.Argument(help="KEY.commit.json written by `commit`")],
+    seed: Annotated[str, typer.Option(help="the seed announced at the draw, exactly as read out")],
+    at: Annotated[str | None, typer.Option(help="when (default now), e.g. 2027-06-20T10:00")]
+    = None,
+    officer: Annotated[str | None, typer.Option(help="officer overriding the date window")]
+    = None,
+    override_reason: Annotated[str | None, typer.Option(help="why the draw is outside June 20")]
+    = None,
+    data: Annotated[Path | None, typer.Option(help="store whose audit log records the draw")]
+    = None,
+    actor: Annotated[str, typer.Option(help="who draws (audit log)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Draw from a published commitment and the announced seed; write the result and receipts."""
+    from zoning import enroll as en
+    from zoning import lottery as lot
+    from zoning.store import GeoPackageStore
+
+    t = _when(at)
+    try:
+        c, lst, c_sha = lot.read_commit(commit_file)
+        ov = en.Timeline.for_year(c.params.year).check("lottery", t,
+                                                       override=_override(officer, override_reason),
+                                                       target=c.params.key)
+        d = lot.draw(lst, c.params, seed, commitment=c, at=t, commit_sha256=c_sha)
+        dpath, rpath = lot.write_draw(commit_file.parent, d)
+        if data is not None:
+            entries = [ov] if ov else []
+            entries.append({"actor": _who(actor), "action": "lottery_draw", "target": c.params.key,
+                            "detail": {"seed": d.seed, "applicants_sha256": d.applicants_sha256,
+                                       "params_sha256": d.params_sha256,
+                                       "admitted": len(d.admitted), "draw_file": dpath.name}})
+            GeoPackageStore(data).write_rows({}, audit=entries)
+    except ZoningError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json({"key": c.params.key, "seed": d.seed, "seats": c.params.seats,
+                     "applicants": len(d.order), "admitted": d.admitted,
+                     "draw_file": str(dpath), "receipts_file": str(rpath)})
+        return
+    typer.echo(f"摇号完成：{c.params.key}，种子“{d.seed}”，报名 {len(d.order)} 人，计划 "
+               f"{c.params.seats} 人，录取 {len(d.admitted)} 人。")
+    typer.echo("顺位\t报名号\t校验哈希（前16位）\t结果")
+    for r in d.order.head(10).itertuples():
+        typer.echo(f"{r.rank}\t{r.applicant_id}\t{r.hash[:16]}\t{'录取' if r.admitted else '候补'}")
+    typer.echo(f"已写出: {dpath}, {rpath}；复核: zoning lottery verify {commit_file}")
+
+
+@lottery_app.command("verify")
+def lottery_verify(
+    commit_file: Annotated[Path, typer.Argument(help="KEY.commit.json (KEY.applicants.csv "
+                                                     "beside it)")],
+    draw_file: Annotated[Path | None, typer.Option("--draw", help="KEY.draw.json (default: "
+                                                   "beside the commit file)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Re-run a draw from its published files: match (exit 0) or mismatch (exit 1)."""
+    from zoning import lottery as lot
+
+    try:
+        v = lot.verify_files(commit_file, draw_file)
+    except ZoningError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(v.to_dict())
+    elif v.ok:
+        typer.echo(f"一致 (match)：{v.key} 按公布的名单、参数和种子“{v.seed}”重新摇号，结果与公布的"
+                   f"完全一致（报名 {v.n_applicants} 人，录取 {v.n_admitted} 人）。")
+    else:
+        typer.echo(f"不一致 (mismatch)：{v.key}", err=True)
+        for zh, en_ in zip(v.problems_zh, v.problems, strict=True):
+            typer.echo(f"  {zh} ({en_})", err=True)
+    raise typer.Exit(0 if v.ok else 1)
+
+
+@enroll_app.command("import")
+def enroll_import(
+    source: Annotated[Path, typer.Argument(help="CSV or Excel file of applications")],
+    data: Annotated[Path, typer.Option(help="GeoPackage store to save into")] = _DEFAULT_DATA,
+    year: Annotated[int, typer.Option(help="intake year")] = 2027,
+    report: Annotated[Path | None, typer.Option(help="write the rejected rows and why (CSV)")]
+    = None,
+    actor: Annotated[str, typer.Option(help="who imports (audit log)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Import applications row by row: accepted rows saved together, rejected rows with reasons.
+
+    Exit code 0 when every row was accepted, 1 when some were rejected, 2 when the file was
+    refused whole (e.g. a column for guardians' job or income, seeds 000 五(四)).
+    """
+    from zoning import enroll as en
+    from zoning.io import atomic_path
+    from zoning.store import GeoPackageStore
+
+    try:
+        rep = en.import_applicants(source, year=year, store=GeoPackageStore(data),
+                                   actor=_who(actor))
+    except ZoningError as exc:
+        _fail(exc)
+    rejected = rep.rejected.rename(columns={"row": "行号", "applicant_id": "报名号",
+                                            "id_masked": "身份证号", "field": "字段",
+                                            "reason": "reason", "reason_zh": "问题"})
+    if report is not None:
+        with atomic_path(report) as tmp:
+            rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
+    if as_json:
+        _print_json({**rep.summary(), "rejected": rep.rejected.to_dict("records")})
+    else:
+        typer.echo(f"导入 {rep.source}：接收 {len(rep.accepted)} 条，退回 {rep.n_rejected_rows} 行"
+                   f"{'，已保存到 ' + str(data) if rep.saved else ''}。")
+        if len(rejected):
+            typer.echo("行号\t报名号\t身份证号\t字段\t问题")
+            for r in rep.rejected.head(50).itertuples():
+                typer.echo(f"{r.row}\t{r.applicant_id or ''}\t{r.id_masked}\t{r.field}\t"
+                           f"{r.reason_zh}")
+            if len(rejected) > 50:
+                typer.echo(f"……共 {len(rejected)} 个问题" + (f"，全部见 {report}" if report else
+                                                          "，用 --report 写出全部"))
+    raise typer.Exit(0 if rep.n_rejected_rows == 0 else 1)
+
+
+_HEADERS_ZH = {
+    "applicant_id": "报名号", "id_masked": "身份证号", "name": "姓名", "level": "学段",
+    "outcome": "结果", "route": "录取方式", "school_id": "学校代码", "school_name": "学校",
+    "zone_id": "片区", "rule": "规则", "citation": "政策依据", "reason_zh": "说明",
+    "distance_m": "直线距离(米)", "lottery_order": "摇号顺位", "lottery_hash": "摇号哈希",
+    "tier": "统筹顺序", "home_zone": "居住片区", "zone_schools": "对口学校", "ownership": "办学性质",
+    "code": "报到码", "issued_at": "发放时间", "text_zh": "通知书", "track": "类别",
+    "eligible": "符合条件", "key": "摇号", "method": "方式", "rank": "顺位", "hash": "哈希",
+    "status": "确认情况", "offer_round": "递补轮次", "confirmed_at": "确认时间",
+}
+
+
+def _write_csv(frame, path: Path) -> None:
+    from zoning.io import atomic_path
+
+    out = frame.reset_index() if frame.index.name else frame
+    out = out.rename(columns=_HEADERS_ZH)
+    with atomic_path(path) as tmp:
+        out.to_csv(tmp, index=False, encoding="utf-8-sig")
+
+
+def _read_confirmations(path: Path):
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig").rename(
+        columns={"报名号": "applicant_id", "确认时间": "confirmed_at"})
+    if not {"applicant_id", "confirmed_at"} <= set(df.columns):
+        raise ZoningError(f"{path}: needs columns applicant_id, confirmed_at (报名号, 确认时间)")
+    return pd.Series(pd.to_datetime(df["confirmed_at"], errors="coerce", format="mixed").to_numpy(),
+                     index=df["applicant_id"].to_numpy())
+
+
+@enroll_app.command("run")
+def enroll_run(
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    year: Annotated[int, typer.Option(help="intake year")] = 2027,
+    lottery_dir: Annotated[Path | None, typer.Option(
+        help="folder of published draws (KEY.draw.json), checked before use")] = None,
+    seed: Annotated[str | None, typer.Option(
+        help="or: the seed announced at the draw, to draw here")] = None,
+    confirmations: Annotated[Path | None, typer.Option(
+        help="CSV applicant_id,confirmed_at (报名号,确认时间) of private admissions; anyone not "
+             "listed did not confirm (without the file: all confirmed in time)")]
+    = None,
+    siblings: Annotated[bool, typer.Option("--siblings/--no-siblings")] = True,
+    quota: Annotated[list[str] | None, typer.Option("--quota", help="own-area seats, S094=20")]
+    = None,
+    at: Annotated[str | None, typer.Option(help="when the run happens (default now; "
+                                                "'replay' replays the season's dates)")] = None,
+    officer: Annotated[str | None, typer.Option(help="officer overriding a date window")] = None,
+    override_reason: Annotated[str | None, typer.Option(help="why, for the audit log")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for the result tables (CSV)")] = None,
+    actor: Annotated[str, typer.Option(help="who runs the season (audit log)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Run the season: eligibility, private admissions, public admission and 统筹, notices.
+
+    Results, notices with 报到码 and the audit entries are saved to the store together.
+    """
+    from zoning import enroll as en
+    from zoning import lottery as lot
+    from zoning.store import GeoPackageStore
+
+    when = None if at == "replay" else _when(at)
+    try:
+        draws = {}
+        if lottery_dir is not None:
+            for f in sorted(Path(lottery_dir).glob(f"*-{year}-*.draw.json")):
+                d = lot.read_draw(f)
+                commit = f.with_name(f"{d.params.key}.commit.json")
+                if commit.exists():
+                    v = lot.verify_files(commit, f)
+                    if not v.ok:
+                        raise ZoningError(f"{f}: the published draw does not verify: "
+                                          + "; ".join(v.problems))
+                draws[d.params.key] = d
+        conf = _read_confirmations(confirmations) if confirmations else None
+        settings = en.EnrolSettings(siblings_together=siblings, own_area_quota=_quota(quota))
+        res = en.run_season(GeoPackageStore(data), year=year, settings=settings,
+                            lottery_seed=seed, draws=draws, confirmations=conf, at=when,
+                            override=_override(officer, override_reason), actor=_who(actor))
+    except ZoningError as exc:
+        _fail(exc)
+    written = []
+    if out is not None:
+        for name, frame in (("资格审核", res.decisions[["id_masked", "name", "level", "track",
+                                                    "rule", "citation", "reason_zh", "zone_id"]]),
+                            ("民办摇号与确认", res.lottery), ("录取结果", res.admissions),
+                            ("统筹名单", res.tongchou), ("入学通知", res.notices)):
+            path = out / f"{year}{name}.csv"
+            _write_csv(frame, path)
+            written.append(str(path))
+    s = res.summary()
+    if as_json:
+        _print_json({**s, "lotteries": res.lotteries.to_dict("records"), "written": written,
+                     "timings": res.timings})
+        return
+    typer.echo(f"{year}年招生：报名 {s['applicants']} 人；"
+               + "，".join(f"{en.OUTCOME_ZH.get(k, k)} {v}" for k, v in s["outcomes"].items()))
+    typer.echo("录取方式：" + "，".join(f"{en.ROUTE_ZH.get(k, k)} {v}"
+                                   for k, v in s["routes"].items()))
+    for r in res.lotteries.itertuples():
+        how = "摇号" if r.method == "lottery" else "登记录取"
+        typer.echo(f"  民办 {r.school_id} {r.level}：计划 {r.seats}，报名 {r.applicants}，{how}，"
+                   f"确认 {r.confirmed}，放弃 {r.forfeited}，递补 {r.refilled}")
+    typer.echo(f"统筹安排 {s['tongchou']} 人；发放入学通知书和报到码 {s['notices']} 份；已保存到 {data}。")
+    for p in written:
+        typer.echo(f"已写出: {p}")
+
+
+@enroll_app.command("checkin")
+def enroll_checkin(
+    code: Annotated[str, typer.Argument(help="报到码 from the notice, e.g. ABCD-EFGH-JKMNP")],
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    by: Annotated[str, typer.Option(help="who checks the pupil in (audit log)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check a pupil in with the 报到码 (scanned or typed; a typo is caught by its check character).
+
+    Exit code 0 when checked in, 1 when the code was already used, 2 when it is malformed or
+    unknown.
+    """
+    from zoning import enroll as en
+    from zoning.store import GeoPackageStore
+
+    try:
+        r = en.checkin(GeoPackageStore(data), code, by=_who(by))
+    except ZoningError as exc:
+        zh = next((p.get("message_zh") for p in getattr(exc, "problems", [])
+                   if isinstance(p, dict) and p.get("message_zh")), None)
+        if zh:
+            typer.echo(f"错误：{zh}", err=True)
+        _fail(exc)
+    if as_json:
+        _print_json(r)
+    elif r["already"]:
+        typer.echo(f"报到码 {r['code']} 已于 {r['checked_in_at']} 由 {r['checked_in_by']} 办理报到，"
+                   "请勿重复报到。")
+    else:
+        typer.echo(f"报到成功：报名号 {r['applicant_id']}，学校 {r['school_id']}，"
+                   f"{en.ROUTE_ZH.get(r['route'], r['route'])}，时间 {r['checked_in_at']}。")
+    raise typer.Exit(1 if r["already"] else 0)
+
+
+@enroll_app.command("demo")
+def enroll_demo(
+    out: Annotated[Path, typer.Option(help="CSV of applications to write")] = Path(
+        "applicants.csv"),
+    data: Annotated[Path, typer.Option(help="the demo district's store")] = _DEFAULT_DATA,
+    year: Annotated[int, typer.Option(help="intake year")] = 2027,
+    n: Annotated[int | None, typer.Option(help="applicants (default ~97 % of the seats)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same applicants")] = 0,
+    confirmations: Annotated[Path | None, typer.Option(
+        help="also write the private confirmations (CSV)")] = None,
+) -> None:
+    """Write a realistic synthetic season of applications for the demo district (deterministic)."""
+    from zoning import enroll as en
+    from zoning.store import GeoPackageStore
+
+    try:
+        apps = en.demo_applicants(GeoPackageStore(data).load(), year=year, n=n, seed=seed)
+    except ZoningError as exc:
+        _fail(exc)
+    _write_plain(apps, out)
+    typer.echo(f"已写出 {len(apps)} 条报名（演示数据）→ {out}")
+    if confirmations is not None:
+        conf = en.demo_confirmations(apps, year=year, seed=seed)
+        frame = conf.rename("confirmed_at").rename_axis("applicant_id").reset_index()
+        _write_plain(frame, confirmations)
+        typer.echo(f"已写出 {len(frame)} 条民办录取确认时间 → {confirmations}")
+
+
+def _write_plain(frame, path: Path) -> None:
+    from zoning.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+
 
 
 if __name__ == "__main__":  # pragma: no cover
