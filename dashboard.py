@@ -16,5 +16,6 @@ PAGES = [
     st.Page("app_pages/lookup.py", title="入学查询", icon=":material/search:", default=True),
     st.Page("app_pages/planner.py", title="片区调整", icon=":material/map:"),
     st.Page("app_pages/warnings.py", title="学位预警", icon=":material/warning:"),
+    st.Page("app_pages/enrolment.py", title="招生录取", icon=":material/assignment:"),
 ]
 st.navigation(PAGES).run()

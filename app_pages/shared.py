@@ -154,5 +154,19 @@ def level_radio(where=st.sidebar, key: str = "level") -> str:
 
 def fail(exc: Exception) -> None:
     """Show a ZoningError as a message (its Chinese part when it has one)."""
-    msg = getattr(exc, "message_zh", None) or str(exc)
-    st.error(msg)
+    st.error(message_zh(exc))
+
+
+def message_zh(exc: Exception) -> str:
+    """The Chinese wording of an error when it carries one, else its text."""
+    zh = getattr(exc, "message_zh", None)
+    problems = getattr(exc, "problems", None) or []
+    if not zh and problems and isinstance(problems[0], dict):
+        zh = problems[0].get("message_zh")
+    return zh or str(exc)
+
+
+def mask_name(name) -> str:
+    """张小明 → 张**: names on screens are masked (seeds 000 五(四))."""
+    text = "" if name is None or name != name else str(name)
+    return text[:1] + "*" * max(len(text) - 1, 1) if text else ""

@@ -55,7 +55,7 @@ source_zh = {"applicants": "已报名人数", "enrolment": "实际入学人数",
              "forecast": "预测需求（含80%区间）"}.get(table.attrs.get("source"), "需求")
 grade = "一年级" if level == "primary" else "七年级"
 st.caption(f"{district_name()} · {year}年{LEVEL_ZH[level]}{grade} · 需求来源：{source_zh} · "
-           f"学位 = 计划班数 × 每班上限（小学45人、初中50人，渝教基发〔2024〕5号 五(二)）")
+           f"学位 = 计划班数 × 每班上限（小学45人、初中50人，市教委2024年招生入学通知 五(二)）")
 
 summary = cap.district_summary(table)
 c = st.columns(5)

@@ -215,6 +215,49 @@ def test_warnings_junior(data, small_demo):
     assert any("七年级" in c.value for c in at.caption)
 
 
+# ------------------------------------------------------------------------------ 招生录取
+def test_enrolment_season_lottery_and_checkin(data):
+    from zoning.store import GeoPackageStore
+
+    at = _app("app_pages/enrolment.py")
+    at.button(key="demo-apps").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    stored = GeoPackageStore(data).query("applicants", {"year": 2027})
+    assert metrics["报名人数"] == f"{len(stored):,}" and len(stored) > 1000
+    # the season needs the seed announced at the draw
+    at.button(key="season-run").click().run()
+    assert any("种子" in w.value for w in at.warning)
+    at.text_input(key="season-seed").input("05 18 22 31 44")
+    at.button(key="season-run").click().run()
+    assert not at.exception, at.exception
+    results = GeoPackageStore(data).query("enrol_results", {"year": 2027})
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["录取"] == f"{int((results['outcome'] == 'admitted').sum()):,}"
+    # no full ID number or full name on the page
+    shown = next(d.value for d in at.dataframe if "身份证号" in d.value.columns)
+    assert shown["身份证号"].str.contains(r"\*{8}").all()
+    assert shown["姓名"].str.len().gt(1).all() and shown["姓名"].str[1:].str.fullmatch(r"\*+").all()
+    # every lottery re-checked from its published files matches
+    at.button(key="lottery-verify").click().run()
+    check = at.dataframe[-1].value
+    assert len(check) and (check["复核"] == "一致").all()
+    # check-in by 报到码; a mistyped code is caught by its check character
+    code = GeoPackageStore(data).query("notices", {"year": 2027})["code"].iloc[0]
+    at.text_input(key="checkin-code").input(code)
+    at.text_input(key="checkin-by").input("陈老师")
+    at.button(key="checkin-go").click().run()
+    assert any("报到成功" in x.value for x in at.success)
+    at.button(key="checkin-go").click().run()
+    assert any("未重复登记" in w.value for w in at.warning)
+    typo = code[:-1] + ("A" if code[-1] != "A" else "B")
+    at.text_input(key="checkin-code").input(typo)
+    at.button(key="checkin-go").click().run()
+    assert any("校验位" in e.value for e in at.error)
+    log = GeoPackageStore(data).audit_log()
+    assert (log["actor"] == "招生办").any() and (log["actor"] == "陈老师").any()
+
+
 # ------------------------------------------------------------------------------ real browser
 def _free_port() -> int:
     with socket.socket() as s:
@@ -306,6 +349,14 @@ def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, c
         _map_drawn(_frame(page))
         page.screenshot(path=str(shots / "3_warnings.png"), full_page=True)
 
+        # 招生录取: the season's dates and the tabs
+        page.goto(server + "/enrolment")
+        page.wait_for_selector("text=招生日程", timeout=90_000)
+        page.wait_for_selector("text=信息采集", timeout=30_000)
+        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)  # the table's canvas paints after it is attached
+        page.screenshot(path=str(shots / "5_enrolment.png"), full_page=True)
+
         # the parents' page on a phone-width screen
         phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
         phone.goto(server)
@@ -314,5 +365,5 @@ def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, c
         phone.wait_for_selector("text=第28位", timeout=90_000)
         phone.screenshot(path=str(shots / "4_lookup_phone.png"), full_page=True)
         browser.close()
-    for name in ("1_lookup", "2_planner", "3_warnings", "4_lookup_phone"):
+    for name in ("1_lookup", "2_planner", "3_warnings", "4_lookup_phone", "5_enrolment"):
         assert (shots / f"{name}.png").stat().st_size > 20_000
