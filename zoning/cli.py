@@ -675,10 +675,13 @@ def dashboard(
 ) -> None:
     """Start the Streamlit dashboard on http://localhost:PORT."""
     script = Path(__file__).resolve().parent.parent / "dashboard.py"
-    env = {**os.environ, "ZONING_DATA": str(data)}
+    env = {**os.environ, "ZONING_DATA": str(Path(data).resolve())}
+    # run from the project folder: Streamlit serves ./static (the vendored Leaflet and
+    # Leaflet.draw, so maps work offline) and reads .streamlit/config.toml from there
     raise typer.Exit(subprocess.call(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"], env=env))
+         "--server.headless", "true", "--server.enableStaticServing", "true",
+         "--browser.gatherUsageStats", "false"], env=env, cwd=script.parent))
 
 
 # ------------------------------------------------------------------------------------ enrolment
