@@ -37,6 +37,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -282,6 +283,24 @@ def rank_keys(seed: str, ids) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ commit
+
+def _body(text: str, kind: str) -> dict:
+    """A published file's JSON body, checked to be a ``kind`` file of this format."""
+    body = json.loads(text)
+    if body.get("format") != FORMAT or body.get("kind") != kind:
+        raise ValueError(f"format {body.get('format')!r}, kind {body.get('kind')!r}")
+    return body
+
+
+@contextmanager
+def _reading(source: str, kind: str):
+    """Turn a malformed published file into a ValidationError that says which command writes it."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(f"{source}: not a lottery {kind} file of format {FORMAT} ({exc}); "
+                              f"use the file `zoning lottery {kind}` wrote") from exc
+
 @dataclass(frozen=True)
 class Commitment:
     """The published commitment: hashes of the applicant list and of the parameters.
@@ -322,15 +341,10 @@ class Commitment:
         ValidationError
             If it is not a commit file of this format.
         """
-        try:
-            body = json.loads(text)
-            if body.get("format") != FORMAT or body.get("kind") != "commit":
-                raise ValueError(f"format {body.get('format')!r}, kind {body.get('kind')!r}")
+        with _reading(source, "commit"):
+            body = _body(text, "commit")
             return cls(LotteryParams(**body["params"]), body["applicants_sha256"],
                        body["params_sha256"], int(body["n_applicants"]), body["committed_at"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValidationError(f"{source}: not a lottery commit file of format {FORMAT} "
-                                  f"({exc}); use the file `zoning lottery commit` wrote") from exc
 
 
 def commit(applicants: pd.DataFrame, params: LotteryParams, *, at=None) -> Commitment:
@@ -424,19 +438,14 @@ class Draw:
         ValidationError
             If it is not a draw file of this format.
         """
-        try:
-            body = json.loads(text)
-            if body.get("format") != FORMAT or body.get("kind") != "draw":
-                raise ValueError(f"format {body.get('format')!r}, kind {body.get('kind')!r}")
+        with _reading(source, "draw"):
+            body = _body(text, "draw")
             order = pd.DataFrame(body["order"], columns=["rank", "applicant_id", "unit", "hash",
                                                          "own_area", "admitted", "stage"])
             order["admitted"] = order["admitted"].astype(bool)
             return cls(LotteryParams(**body["params"]), body["seed"], body["applicants_sha256"],
                        body["params_sha256"], body["drawn_at"], order,
                        body.get("commit_sha256", ""))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValidationError(f"{source}: not a lottery draw file of format {FORMAT} ({exc}); "
-                                  "use the file `zoning lottery draw` wrote") from exc
 
 
 def draw(applicants: pd.DataFrame, params: LotteryParams, seed: str, *,
