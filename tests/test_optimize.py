@@ -226,3 +226,67 @@ def test_cli_optimize_json(small_demo_path):
     bad = CliRunner().invoke(app, ["optimize", "--data", str(small_demo_path),
                                    "--add-classes", "S001"])
     assert bad.exit_code == 2
+
+
+def test_a_reach_too_short_for_any_plan_is_widened_around_the_short_zone():
+    # reach 0: no block may leave its zone, so Z1 (12 pupils, 10 seats) cannot fit; the
+    # model widens Z1 and its neighbours by a step instead of declaring a class short
+    res = model(reach=0).solve(time_limit=20, distance_weights=(0.001,))
+    assert res.over_cap == [] and res.moved_households == 2
+
+
+def test_parcel_areas_tile_each_zone_in_one_piece_each():
+    m = model()
+    areas = m.blocks.cells
+    assert (shapely.get_num_geometries(areas.to_numpy()) == 1).all()
+    assert areas.area.sum() == pytest.approx(360_000)
+    parcels = grid()[0]
+    assert shapely.contains(areas.loc[parcels.index].to_numpy(),
+                            parcels.geometry.buffer(-1e-6).to_numpy()).all()
+
+
+def _parts(geom, min_area=1.0) -> int:
+    return int((shapely.area(shapely.get_parts(geom)) > min_area).sum())
+
+
+@pytest.mark.slow
+def test_full_demo_plan_fits_every_school_and_keeps_zones_whole(full_demo_path):
+    """The demo district's primary zones: every check made outside the model that found the plan."""
+    from zoning import simulate as sm
+    from zoning.store import GeoPackageStore
+
+    ds = GeoPackageStore(full_demo_path).load()
+    m = RebalanceModel.from_dataset(ds, level="primary")
+    res = m.solve(time_limit=45, distance_weights=(0.001,))
+    assert res.status in ("optimal", "feasible") and res.method == "mip"
+    assert res.moved_households > 0 and res.over_cap == []
+    # every zoned parcel in exactly one zone, the same parcels as now
+    zoned = m.current.dropna().index
+    assert res.assignment.loc[zoned].notna().all()
+    assert res.assignment.dropna().index.equals(zoned)
+    # the zone outlines: no gap, no overlap, no parcel split or left out, zones in one piece
+    new = m.plan_zones(res)
+    report = validate(new, schools=ds.schools, parcels=ds.parcels, district=ds.district)
+    assert report.ok, report.errors[["id", "kind", "message"]].to_string()
+    assert not report.problems["kind"].isin(["overlap", "gap", "unzoned_parcel",
+                                             "split_parcel"]).any()
+    old = ds.zones[ds.zones["level"] == "primary"].geometry
+    parts = {z: (_parts(old.loc[z]), _parts(new.geometry.loc[z])) for z in old.index}
+    assert all(after <= max(before, 1) for before, after in parts.values()), parts
+    assert m.disconnected(res.block_zone) == []
+    # the outlines give back the plan: each parcel lies in the zone the plan gave it
+    again = assign_parcels(ds.parcels, new, level="primary")["zone_id"]
+    pd.testing.assert_series_equal(again.loc[zoned], res.assignment.loc[zoned],
+                                   check_names=False)
+    # seats, recomputed by the simulator from the adopted plan: every school within its cap
+    sim = sm.Simulator(ds, level="primary")
+    base = sm.current_plan(ds, level="primary")
+    plan = sm.adopt(base, res.assignment, new)
+    cap = sim.capacity(plan)
+    over = cap[cap["demand"] > cap["seats"] + 1e-6]
+    assert over.empty, over[["name", "demand", "seats"]].to_string()
+    assert (cap.loc[res.schools.index, "seats"] == res.schools["seats"]).all()
+    impact = sim.impact(base, plan)
+    assert impact.households_moved == res.moved_households
+    assert not impact.zones["non_contiguous"].any()
+    assert impact.over_cap["crossed"] == []

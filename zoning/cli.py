@@ -626,6 +626,8 @@ def optimize(
     gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 0.01,
     tradeoff: Annotated[bool, typer.Option("--tradeoff", help="also solve plans that trade "
                                            "more moves for shorter trips")] = False,
+    contiguity: Annotated[str, typer.Option(help="order (fast, a subset of contiguous plans) or "
+                                            "flow (exact)")] = "order",
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Rebalance zones under the class caps, moving the fewest households (MIP, HiGHS)."""
@@ -642,7 +644,8 @@ def optimize(
     try:
         ds = GeoPackageStore(data).load()
         res = opt.optimize(ds, level=level, year=year, time_limit=time_limit, n_blocks=blocks,
-                           add_classes=extra, mip_rel_gap=gap, distance_weights=weights)
+                           add_classes=extra, mip_rel_gap=gap, distance_weights=weights,
+                           contiguity=contiguity)
     except ZoningError as exc:
         _fail(exc)
     s = res.schools
@@ -655,6 +658,9 @@ def optimize(
           "over_capacity": "仍有超额"}
     typer.echo(f"求解状态: {zh.get(res.status, res.status)}；MIP 间隙 {res.mip_gap:.2%}；"
                f"用时 {res.seconds:.1f} 秒")
+    if res.method == "mip" and res.contiguity == "order":
+        typer.echo("  （连片约束用“按学校顺序”模型：间隙只相对于该模型允许的方案；"
+                   "--contiguity flow 为精确模型）")
     typer.echo(f"调整户数: {res.moved_households} 户（{res.moved_parcels} 宗地、"
                f"{res.moved_blocks} 个街块）；最高学位比 {res.worst_ratio:.1%}")
     typer.echo(f"调整前超额学校 {len(before)} 所，调整后 {len(res.over_cap)} 所")
@@ -682,6 +688,279 @@ def dashboard(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
          "--server.headless", "true", "--server.enableStaticServing", "true",
          "--browser.gatherUsageStats", "false"], env=env, cwd=script.parent))
+
+
+# ------------------------------------------------------------------------------------ bring in
+_LEVEL_ZH = {"primary": "小学", "junior": "初中"}
+
+
+def _pairs(items: list[str] | None, option: str) -> dict:
+    """``NAME=ID`` options as a dict."""
+    out = {}
+    for item in items or []:
+        name, sep, sid = item.replace("＝", "=").rpartition("=")
+        if not sep or not name.strip() or not sid.strip():
+            _fail(ZoningError(f"{option} {item!r}: write 名称=学校编号, e.g. 东大街一小=S012"))
+        out[name.strip()] = sid.strip()
+    return out
+
+
+def _tsv(rows, header: str, limit: int) -> None:
+    if header:
+        typer.echo("  " + header)
+    for row in rows[:limit]:
+        typer.echo("  " + "\t".join("" if v is None or v != v else str(v) for v in row))
+    if len(rows) > limit:
+        typer.echo(f"  …… 另有 {len(rows) - limit} 项（--json 输出全部，或加大 --limit）")
+
+
+@app.command("import-text")
+def import_text(
+    text: Annotated[Path, typer.Option(help="published 划片 list: .txt/.md (UTF-8 or GBK), .docx, "
+                                            ".xlsx or .csv with a school and a clauses column")],
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    level: Annotated[str, typer.Option(help="primary or junior")] = "primary",
+    out: Annotated[Path | None, typer.Option(help="write the new zones to .gpkg, .geojson or .shp "
+                                                  "(GBK)")] = None,
+    save: Annotated[bool, typer.Option("--save", help="replace the level's zones in the store "
+                                       "(atomic, with an audit entry)")] = False,
+    actor: Annotated[str, typer.Option(help="who saves (audit log)")] = "",
+    school_map: Annotated[list[str] | None, typer.Option(
+        "--map", help="school name as written=SCHOOL_ID, for names not found (repeatable)")]
+    = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet (default: the first)")] = None,
+    limit: Annotated[int, typer.Option(help="rows shown per table")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Zones from a district's published 划片 text list: clauses → addresses → parcels → zones.
+
+    Reports the clauses read and those that cannot be read, the school names matched, the
+    addresses each school's clauses claim, conflicts (several schools claim an address) and gaps
+    (no clause claims it). Exit code 0 when the list was read and applied without any of these
+    problems, 1 when some need the planner's attention (the zones are still made), 2 when the
+    list or the store cannot be read, or --save is refused because the zones do not validate.
+    """
+    from zoning.io import write_layer
+    from zoning.store import GeoPackageStore
+    from zoning.textimport import import_text as run
+    from zoning.textimport import read_text_list
+
+    mapping = _pairs(school_map, "--map")
+    try:
+        store = GeoPackageStore(data)
+        ds = store.load()
+        tl = read_text_list(text, sheet=sheet)
+        res = run(ds, tl, level=level, school_map=mapping, progress=sys.stderr.isatty())
+    except ZoningError as exc:
+        _fail(exc)
+    s = res.summary
+    problems = (s["clauses_unparsed"] or s["schools_unmatched"] or s["conflicts_unresolved"]
+                or s["gaps"] or s["addresses_unknown_school"] or not s["valid"])
+    written = []
+    try:
+        if out is not None:
+            write_layer(res.zones, out, encoding="GBK" if out.suffix.lower() == ".shp" else None)
+            written.append(str(out))
+        if save:
+            res.save(store, ds, actor=_who(actor))
+    except ZoningError as exc:
+        if not as_json:
+            _print_import_text(res, text, limit)
+        _fail(exc)
+    if as_json:
+        _print_json({
+            "summary": s, "written": written, "saved": bool(save),
+            "schools": res.schools.reset_index().to_dict("records"),
+            "unparsed": res.text.unparsed.to_dict("records"),
+            "skipped": res.text.skipped.to_dict("records"),
+            "conflicts": res.conflict_groups().head(500).to_dict("records"),
+            "gaps": res.gap_groups().head(500).to_dict("records"),
+            "split_parcels": res.parcels[res.parcels["split"]].reset_index()
+            .head(500).to_dict("records"),
+            "validation": res.validation.to_records()[:500],
+        })
+    else:
+        _print_import_text(res, text, limit)
+        for p in written:
+            typer.echo(f"已写出片区: {p}")
+        if save:
+            typer.echo(f"已保存到 {data}：{_LEVEL_ZH.get(level, level)}片区已替换（审计记录：{_who(actor)}）")
+    raise typer.Exit(1 if problems else 0)
+
+
+def _print_import_text(res, path: Path, limit: int) -> None:
+    s = res.summary
+    t = res.text
+    typer.echo(f"划片文字: {path}（{_LEVEL_ZH.get(res.level, res.level)}）")
+    typer.echo(f"  学校 {s['schools_in_text']} 所（已对应 {s['schools_matched']}），条目 {s['clauses']} "
+               f"条（可识别 {s['clauses'] - s['clauses_unparsed']}，无法识别 "
+               f"{s['clauses_unparsed']}），未作为条目读取的行 {s['lines_skipped']}")
+    names = res.schools
+    fuzzy = names[names["method"].isin(["normalised", "fuzzy"])]
+    if len(fuzzy):
+        typer.echo("学校名称按简称或相近名称对应（请核对）:")
+        _tsv([(n, r.school_id, r.school_name, r.reason_zh) for n, r in fuzzy.iterrows()],
+             "文中名称\t学校编号\t学校名称\t说明", limit)
+    miss = names[names["school_id"].isna()]
+    if len(miss):
+        typer.echo("未能对应的学校名称（其条目不划入任何学校，可用 --map 名称=编号 指定）:")
+        _tsv([(n, r.reason_zh, r.candidates) for n, r in miss.iterrows()], "文中名称\t原因\t候选",
+             limit)
+    if len(t.unparsed):
+        typer.echo("无法识别的条目（不会划入任何地址）:")
+        _tsv([(r.line, r.school, r.raw, r.reason_zh) for r in
+              t.unparsed.drop_duplicates(["school", "line", "raw"]).itertuples()],
+             "行\t学校\t条目\t原因", limit)
+    if len(t.skipped):
+        typer.echo("未作为划片条目读取的行:")
+        _tsv([(r.line, r.text[:60], r.reason_zh) for r in t.skipped.itertuples()],
+             "行\t内容\t原因", limit)
+    typer.echo(f"地址 {s['addresses']:,} 个: 已对应学校 {s['addresses_placed']:,}（单校 "
+               f"{s['addresses_claimed']:,}、多校划片 {s['addresses_shared']:,}、冲突按更具体条目归属 "
+               f"{s['addresses_resolved']:,}）；冲突未解决 {s['addresses_conflict']:,}；未覆盖 "
+               f"{s['gaps']:,}；学校未对应 {s['addresses_unknown_school']:,}")
+    names_of = res.schools.dropna(subset=["school_id"]).drop_duplicates("school_id")\
+        .set_index("school_id")["school_name"]
+    per = sorted(s["per_school"].items(), key=lambda kv: -kv[1])
+    typer.echo("各校对应地址数:")
+    _tsv([(sid, names_of.get(sid, ""), n) for sid, n in per], "学校编号\t学校名称\t地址数",
+         max(limit, 100))
+    for sid in s["schools_without_addresses"]:
+        typer.echo(f"  注意：{names_of.get(sid, sid)}（{sid}）的条目没有对应到任何地址")
+    cg = res.conflict_groups()
+    if len(cg):
+        typer.echo("冲突（同一地址被多所学校的条目覆盖）:")
+        zh = {"resolved": "按更具体条目归属", "conflict": "未解决"}
+        _tsv([(r.addresses, zh.get(r.status, r.status), r.school_ids or "", r.claimants,
+               r.example) for r in cg.itertuples()], "地址数\t处理\t归属\t涉及条目\t例", limit)
+    gg = res.gap_groups()
+    if len(gg):
+        typer.echo("未覆盖的地址（没有条目划入，按道路/小区/村社区）:")
+        _tsv([(r.where, r.addresses, r.numbers, r.near or "", r.example) for r in gg.itertuples()],
+             "位置\t地址数\t门牌\t提及该处的条目\t例", limit)
+    typer.echo(f"宗地 {s['parcels']:,} 宗: 按所含地址多数归属 {s['parcels_from_text']:,}，无对应地址、"
+               f"按最近宗地归入 {s['parcels_nearest']:,}（其中有住户 "
+               f"{s['parcels_nearest_with_households'] or 0}）；地址分属多校的宗地 "
+               f"{s['parcels_split']:,}")
+    if s["addresses_without_parcel"]:
+        typer.echo(f"  注意：{s['addresses_without_parcel']:,} 个地址不在任何宗地内，未参与宗地归属")
+    split = res.parcels[res.parcels["split"]]
+    if len(split):
+        _tsv([(pid, r.zone_id, f"{r.share:.0%}", r.votes) for pid, r in split.iterrows()],
+             "宗地\t归入片区\t多数占比\t各校地址数", limit)
+    verdict = "校验通过" if res.validation.ok else f"校验未通过（错误 {s['validation_errors']} 项）"
+    typer.echo(f"片区 {s['zones']} 个（铺满全区、无重叠）: {verdict}；警告 {s['validation_warnings']} 项")
+    for r in res.validation.errors.head(limit).itertuples():
+        typer.echo(f"  {KIND_ZH.get(r.kind, r.kind)}\t{r.id}\t{r.message}")
+
+
+@app.command("import-plan")
+def import_plan(
+    file: Annotated[Path, typer.Option(help="zone layer: Shapefile (GBK or UTF-8), GeoJSON or "
+                                            "GeoPackage")],
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    level: Annotated[str, typer.Option(help="primary or junior")] = "primary",
+    school_column: Annotated[str | None, typer.Option(help="column naming the schools (ids or "
+                                                           "names); default: detected")] = None,
+    zone_column: Annotated[str | None, typer.Option(help="column with zone ids")] = None,
+    school_map: Annotated[list[str] | None, typer.Option(
+        "--map", help="value as written=SCHOOL_ID (repeatable)")] = None,
+    coords: Annotated[str | None, typer.Option(help="the file's lon/lat are in this web-map "
+                                                    "datum: gcj02 or bd09")] = None,
+    encoding: Annotated[str | None, typer.Option(help="attribute encoding, e.g. GBK")] = None,
+    layer: Annotated[str | None, typer.Option(help="GeoPackage layer")] = None,
+    out: Annotated[list[Path] | None, typer.Option(help="export the plan: .shp (GBK), .geojson, "
+                                                        ".gpkg or .txt (划片文字) (repeatable)")]
+    = None,
+    save: Annotated[bool, typer.Option("--save", help="store the plan as a draft version")]
+    = False,
+    actor: Annotated[str, typer.Option(help="who imports (plan author, audit log)")] = "",
+    limit: Annotated[int, typer.Option(help="rows shown per table")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """An existing zone layer (e.g. drawn by a GIS office) as a plan, with what did not match.
+
+    Exit code 0 when every feature's schools were found and the zones validate, 1 when something
+    needs attention (listed), 2 when the file or the store cannot be read.
+    """
+    from zoning.simulate import export_plan, save_plan
+    from zoning.store import GeoPackageStore
+    from zoning.textimport import import_plan as run
+
+    mapping = _pairs(school_map, "--map")
+    try:
+        store = GeoPackageStore(data)
+        ds = store.load()
+        res = run(ds, file, level=level, school_column=school_column, zone_column=zone_column,
+                  school_map=mapping, layer=layer, source=coords, encoding=encoding,
+                  author=_who(actor))
+        written = [str(export_plan(ds, res.plan, p)) for p in out or []]
+        if save:
+            save_plan(store, res.plan, actor=_who(actor))
+    except ZoningError as exc:
+        _fail(exc)
+    s = res.summary
+    problems = bool(s["values_unmatched"] or s["features_dropped"] or not s["valid"]
+                    or s["parcels_unzoned"])
+    if as_json:
+        _print_json({"summary": s, "plan_id": res.plan.plan_id, "written": written,
+                     "saved": bool(save),
+                     "values": res.values.reset_index().to_dict("records"),
+                     "unmatched": res.unmatched.reset_index().to_dict("records"),
+                     "validation": res.validation.to_records()[:500]})
+        raise typer.Exit(1 if problems else 0)
+    typer.echo(f"片区图层: {file}（{_LEVEL_ZH.get(level, level)}）: 要素 {s['features_read']} 个"
+               + (f"（其他学段 {s['features_other_level']} 个未导入）" if s["features_other_level"]
+                  else ""))
+    typer.echo(f"学校列: {s['school_column']}；片区编号列: {s['zone_column'] or '（无，按学校生成）'}")
+    typer.echo(f"学校取值 {s['values']} 个，已对应 {s['values_matched']} 个")
+    fuzzy = res.values[res.values["method"].isin(["normalised", "fuzzy"])]
+    if len(fuzzy):
+        typer.echo("按简称或相近名称对应（请核对）:")
+        _tsv([(n, r.school_id, r.school_name, r.reason_zh) for n, r in fuzzy.iterrows()],
+             "取值\t学校编号\t学校名称\t说明", limit)
+    if len(res.unmatched):
+        typer.echo("未能对应的取值（这些要素不成为片区，可用 --map 取值=编号 指定）:")
+        _tsv([(n, r.features, r.reason_zh, r.candidates) for n, r in res.unmatched.iterrows()],
+             "取值\t要素数\t原因\t候选", limit)
+    if s["schools_without_zone"]:
+        typer.echo("本学段没有片区的公办学校: " + "、".join(s["schools_without_zone"][:limit]))
+    verdict = "校验通过" if res.validation.ok else f"校验未通过（错误 {s['validation_errors']} 项）"
+    typer.echo(f"片区 {s['zones']} 个；宗地 {s['parcels']:,} 宗，未入任何片区 {s['parcels_unzoned']:,}；"
+               f"{verdict}")
+    for r in res.validation.errors.head(limit).itertuples():
+        typer.echo(f"  {KIND_ZH.get(r.kind, r.kind)}\t{r.id}\t{r.message}")
+    if s["hint_zh"]:
+        typer.echo(f"提示: {s['hint_zh']}")
+    typer.echo(f"方案编号: {res.plan.plan_id}" + ("（已保存为草稿）" if save else ""))
+    for p in written:
+        typer.echo(f"已写出: {p}")
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command("export-plan")
+def export_plan_cmd(
+    out: Annotated[list[Path], typer.Option(help=".shp (GBK attributes, .cpg written), .geojson, "
+                                                 ".gpkg or .txt (published 划片 list); repeatable")],
+    data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
+    plan: Annotated[str | None, typer.Option(help="stored plan id (default: the zones in "
+                                                  "force)")] = None,
+    level: Annotated[str, typer.Option(help="primary or junior (with the zones in force)")]
+    = "primary",
+) -> None:
+    """Export a plan (or the zones in force) as a Shapefile, GeoJSON, GeoPackage or text list."""
+    from zoning.simulate import current_plan, export_plan, load_plan
+    from zoning.store import GeoPackageStore
+
+    try:
+        store = GeoPackageStore(data)
+        ds = store.load()
+        p = load_plan(store, plan, crs=ds.crs) if plan else current_plan(ds, level=level)
+        for path in out:
+            export_plan(ds, p, path)
+            typer.echo(f"已写出: {path}")
+    except ZoningError as exc:
+        _fail(exc)
 
 
 # ------------------------------------------------------------------------------------ enrolment
