@@ -305,7 +305,21 @@ def test_multipolygon_zone_leaves_no_gap(zones, schools, parcels, district):
     zones.loc["P00", "geometry"] = shapely.MultiPolygon([cell(0, 0), cell(2, 2)])
     zones.loc["P00", "school_ids"] = "PS00;PS22"
     report = full(zones.drop(index="P22"), schools, parcels, district)
-    assert report.problems.empty, report.problems.to_string()
+    # no gap, no error: only a warning that the zone is in two parts (an exclave may be meant)
+    assert report.ok and kinds(report) == {"non_contiguous_zone"}, report.problems.to_string()
+    row = report.problems.iloc[0]
+    assert row["id"] == "P00" and row["severity"] == "warning"
+    assert row["area"] == pytest.approx(S * S, abs=1)
+    # located on the smaller part (here the two are the same size: either)
+    assert any(cell(i, i).contains(shapely.Point(row["x"], row["y"])) for i in (0, 2))
+
+
+def test_zone_in_one_piece_is_not_reported(zones, district):
+    # a hole, and a detached crumb below 100 m², do not make a zone "in several parts"
+    crumb = shapely.box(X0 + S + 1, Y0 + 1, X0 + S + 6, Y0 + 6)
+    zones.loc["P00", "geometry"] = shapely.MultiPolygon([
+        cell(0, 0).difference(cell(0, 0).centroid.buffer(S / 10)), crumb])
+    assert "non_contiguous_zone" not in kinds(run(zones, district=district))
 
 
 @pytest.mark.parametrize("shape", ["geoseries", "geometry", "cells", "wgs84"])
@@ -684,7 +698,9 @@ def tilings(draw):
 def test_a_tiling_has_no_overlap_gap_or_split(tiling):
     zones, parcels, district, _ = tiling
     report = run(zones, parcels=parcels, district=district)
-    assert report.problems.empty, report.problems.to_string()
+    # cells are dealt to zones at random, so a zone may come in pieces: only that is reported
+    assert kinds(report) <= {"non_contiguous_zone"}, report.problems.to_string()
+    assert report.ok
 
 
 @settings(max_examples=25, deadline=None)

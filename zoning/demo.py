@@ -510,6 +510,31 @@ def _school_names(rng, level, own, comm, street):
     return np.array(out, dtype=object)
 
 
+def _whole(geoms: list) -> list:
+    """Hand each detached piece of a zone to the zone it borders most, so every zone is whole.
+
+    A Voronoi cell clipped by a concave stretch of the district boundary can fall into two
+    pieces, one of them cut off from its zone across the boundary's inlet; a district would not
+    draw a zone that way. The pieces hold no parcel, and the zones still tile the district.
+    """
+    geoms = list(geoms)
+    for i, g in enumerate(list(geoms)):
+        parts = sorted(shapely.get_parts(g), key=lambda p: -p.area)
+        if len(parts) < 2:
+            continue
+        geoms[i] = parts[0]
+        for piece in parts[1:]:
+            edge = piece.boundary
+            shared = [edge.intersection(geoms[j]).length if j != i else -1.0
+                      for j in range(len(geoms))]
+            j = int(np.argmax(shared))
+            if shared[j] <= 0:  # touches no other zone: keep it where it was
+                geoms[i] = shapely.union(geoms[i], piece)
+                continue
+            geoms[j] = shapely.union(geoms[j], piece)
+    return geoms
+
+
 def _zones(rng, parcels, cells, schools, streets):
     """Zones = unions of parcel cells; urban cells go to the nearest school, rural by 镇."""
     x, y = parcels["x"].to_numpy(), parcels["y"].to_numpy()
@@ -554,7 +579,7 @@ def _zones(rng, parcels, cells, schools, streets):
             school_sets[o] = [pub.index[o], pub.index[nb]]
             groups = groups.drop(nb)
             merged |= {o, nb}
-        geoms = [shapely.union_all(cells[np.array(g)]) for g in groups]
+        geoms = _whole([shapely.union_all(cells[np.array(g)]) for g in groups])
         sids = [";".join(sorted(school_sets[o])) for o in groups.index]
         kind = np.where(s_rural[groups.index.to_numpy()], "rural", "urban")
         frames.append(gpd.GeoDataFrame({

@@ -11,6 +11,8 @@ message and fix):
 - ``overlap`` — two zones of the same level share area. Overlaps up to ``settings.sliver_area`` m²
   are digitising noise and reported as warnings (``sliver_overlap``); up to
   ``settings.noise_area`` (0.01 m²) they are floating-point noise and not reported.
+- ``non_contiguous_zone`` (warning) — a zone in several separate parts of at least 100 m² each
+  (an exclave, 飞地, may be intended; a plan should not create one by accident).
 - ``gap`` — part of the district boundary no zone of a level covers (warnings below the sliver area).
 - ``unzoned_parcel`` — a parcel that touches no zone of a level; ``split_parcel`` — a parcel whose
   largest overlap with one zone is below ``settings.split_share`` of its area.
@@ -287,6 +289,7 @@ def validate(
         if not mask.any():
             continue
         lz = zgeom[mask]
+        _check_parts(out, lz, level)
         _check_overlaps(out, lz, level, settings)
         if district is not None and len(district):
             _check_gaps(out, lz, district, level, settings)
@@ -395,6 +398,27 @@ def _check_zone_attributes(out: _Collector, zones, schools) -> None:
 
 def _level(value) -> str | None:
     return None if pd.isna(value) else str(value)
+
+
+#: Parts of a zone smaller than this (m²) are slivers, not a separate piece of the zone.
+_MIN_PART_AREA = 100.0
+
+
+def _check_parts(out: _Collector, lz: gpd.GeoSeries, level: str) -> None:
+    parts = shapely.get_parts(lz.to_numpy(), return_index=True)
+    area = shapely.area(parts[0])
+    big = area >= _MIN_PART_AREA
+    counts = np.bincount(parts[1][big], minlength=len(lz))
+    for i in np.flatnonzero(counts > 1):
+        mine = big & (parts[1] == i)
+        order = np.argsort(area[mine])[::-1]
+        sizes, pieces = area[mine][order], parts[0][mine][order]
+        out.add("zones", lz.index[i], "non_contiguous_zone", "warning",
+                f"zone is in {counts[i]} separate parts ({sizes[0]:,.0f} m², then "
+                f"{', '.join(f'{a:,.0f}' for a in sizes[1:4])} m²)",
+                "join the parts (move the detached parcels to a neighbouring zone), or keep the "
+                "exclave (飞地) if it is intended", level=level, area=float(sizes[1:].sum()),
+                where=shapely.point_on_surface(pieces[-1]))
 
 
 def _check_overlaps(out: _Collector, lz: gpd.GeoSeries, level: str, settings: Settings) -> None:
