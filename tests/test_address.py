@@ -948,3 +948,52 @@ def test_mistyped_road_name_is_refused_with_suggestions(small_demo):
     assert not res.found
     assert f"是否为：{row['road']}" in res.reason_zh or row["road"] in res.reason_zh
     assert len(res.candidates) and (res.candidates["address"].str.contains(row["road"])).any()
+
+
+# --- 之一 sub-numbers, estates with 楼栋, 村 vs 社区 ----------------------------------------------
+@pytest.mark.parametrize(("text", "want"), [
+    ("金开大道12号之一", dict(kind="address", numbers=(12,), sub_no=1)),
+    ("金开大道12号之3", dict(kind="address", numbers=(12,), sub_no=3)),
+    ("金星湖城1-5栋", dict(kind="estate", area="金星湖城", buildings=("1", "2", "3", "4", "5"))),
+    ("碧津花园3幢", dict(kind="estate", area="碧津花园", buildings=("3",))),
+    ("金科天籁城二期3号楼", dict(kind="estate", area="金科天籁城二期", buildings=("3",))),
+    ("碧津花园（1、3、5栋）", dict(kind="estate", buildings=("1", "3", "5"))),
+    ("碧津花园（A至C栋）", dict(kind="estate", buildings=("A", "B", "C"))),
+    ("碧津花园（3栋除外）", dict(kind="estate", buildings=(), except_buildings=("3",))),
+    ("碧津花园（除A栋、B栋外）", dict(kind="estate", except_buildings=("A", "B"))),
+    ("人民路（1-3栋）", dict(kind="unparsed")),
+    ("碧津社区（1-3栋）", dict(kind="unparsed")),
+    ("碧津花园（1-3栋、5号）", dict(kind="unparsed")),
+])
+def test_sub_number_and_building_clauses(text, want):
+    r = parse_rules(text, school="S")[0]
+    for field, value in want.items():
+        assert getattr(r, field) == value, (field, r)
+
+
+def test_sub_number_written_with_zhi_matches_both_ways():
+    assert normalize_address("金开大道12号之一") == "金开大道12号附1号"
+    rules = parse_rules("金开大道12号之一、碧津花园（1-2栋）、碧津湾（3栋除外）", school="S")
+    hits = lambda t: [r.raw for r in match_rules(rules, parse_address(t))]  # noqa: E731
+    assert hits("金开大道12号附1号") == hits("金开大道12号之一") == ["金开大道12号之一"]
+    assert hits("金开大道12号") == []
+    assert hits("碧津花园2栋1单元3-1") == ["碧津花园（1-2栋）"]
+    assert hits("碧津花园3栋1单元3-1") == hits("碧津花园") == []
+    assert hits("碧津湾2栋") == ["碧津湾（3栋除外）"]
+    assert hits("碧津湾3栋") == hits("碧津湾") == []
+
+
+def test_a_village_is_not_the_urban_community_of_the_same_name():
+    rules = parse_rules("石坪村、碧津社区、柳城鱼凫社区", school="S")
+    parts = lambda c: AddressParts(raw="", community=c)  # noqa: E731
+    assert [r.raw for r in match_rules(rules, parts("石坪村"))] == ["石坪村"]
+    assert match_rules(rules, parts("石坪社区")) == []
+    assert match_rules(rules, parts("碧津村")) == []
+    assert [r.raw for r in match_rules(rules, parts("鱼凫社区"))] == ["柳城鱼凫社区"]
+
+
+def test_building_clauses_rank_before_the_whole_estate():
+    rules = parse_rules("碧津花园、碧津花园（1-2栋）、荷花路", school="S")
+    got = match_rules(rules, AddressParts(raw="", estate="碧津花园", building=2, road="荷花路",
+                                          road_no=8))
+    assert [r.raw for r in got] == ["荷花路", "碧津花园（1-2栋）", "碧津花园"]

@@ -2,7 +2,7 @@
 
 The handful of names a notebook needs are here; everything else lives in its module
 (:mod:`zoning.crs`, :mod:`zoning.unitcode`, :mod:`zoning.io`, :mod:`zoning.store`,
-:mod:`zoning.zones`, :mod:`zoning.demo`, :mod:`zoning.maps`).
+:mod:`zoning.zones`, :mod:`zoning.demo`, :mod:`zoning.maps`, :mod:`zoning.textimport`).
 """
 
 from zoning.address import AddressIndex, normalize_address, parse_address
@@ -19,6 +19,7 @@ from zoning.errors import (
 from zoning.io import read_layer, read_table, write_layer
 from zoning.lookup import lookup
 from zoning.store import Dataset, GeoPackageStore, open_store
+from zoning.textimport import import_plan, import_text, read_text_list
 from zoning.unitcode import UnitCode, is_valid, parse
 from zoning.zones import validate
 
@@ -39,6 +40,8 @@ __all__ = [
     "assign_parcels",
     "assign_points",
     "from_working",
+    "import_plan",
+    "import_text",
     "is_valid",
     "lookup",
     "normalize_address",
@@ -47,6 +50,7 @@ __all__ = [
     "parse_address",
     "read_layer",
     "read_table",
+    "read_text_list",
     "to_working",
     "validate",
     "write_layer",

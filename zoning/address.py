@@ -30,7 +30,8 @@ idempotent):
 5. Buildings: ``幢`` → ``栋``; after a digit or letter ``号楼``, ``号栋``, ``#``, ``座`` and the
    typos ``洞``/``动``/``冻`` → ``栋`` (``五洞桥路`` is left alone: a Chinese numeral before ``洞``
    is a name).
-6. 附号: ``2附1号``, ``2-附1号``, ``2号附1`` → ``2号附1号`` (``附6-7号`` keeps its range).
+6. 附号: ``2附1号``, ``2-附1号``, ``2号附1``, ``2号之一`` → ``2号附1号`` (``附6-7号`` keeps its
+   range).
 7. Floor and room: ``15楼3号``, ``15层03室`` → ``15-3``; after ``单元`` or ``栋``, a number of
    three or four digits (``1503``, ``1503室``, ``1503号``) and any ``1503室`` is read as floor and
    room — **the last two digits are the room, the rest the floor** (``1503`` → ``15-3``,
@@ -140,6 +141,15 @@ def _split_room(digits: str) -> str:
     return f"{int(digits[:-2])}-{int(digits[-2:])}"
 
 
+# "12号之一", "12号之3": a sub-number (附号) written with 之
+_ZHI_RE = re.compile(r"(\d+)号之([一二三四五六七八九十]{1,3}|\d+)号?")
+
+
+def _zhi_repl(m: re.Match) -> str:
+    n = _cn_int(m[2])
+    return f"{m[1]}号附{n}号" if n else m[0]
+
+
 def _sub_repl(m: re.Match) -> str:
     return f"{m[1]}号附{m[2]}-{m[3]}号" if m[3] else f"{m[1]}号附{m[2]}号"
 
@@ -157,7 +167,8 @@ _STEPS: list[tuple[re.Pattern, Any]] = [
     # buildings
     (re.compile(r"幢"), "栋"),
     (re.compile(r"([A-Z\d])(?:号楼|号栋|#楼|#|座|[洞动冻])"), r"\1栋"),
-    # 附号
+    # 附号; "12号之一" is the same sub-number written the older way
+    (_ZHI_RE, _zhi_repl),
     (re.compile(r"(\d+)号?-?附(\d+)(?:-(\d+))?号?"), _sub_repl),
     # floor and room. Patterns start with their marker (单元/栋/号) rather than a look-behind:
     # the regex engine then skips quickly to candidate positions (this runs over 200,000 lines).
@@ -1432,9 +1443,10 @@ class Rule:
     ----------
     kind : str
         ``"road"`` (a whole road, or its 单号/双号 side, listed numbers or ranges, with
-        exceptions), ``"address"`` (a number written inline: ``东大街151号``, ``金开大道12号附1号``),
-        ``"area"`` (a 社区 or 村, or a whole 街道/镇), ``"group"`` (村民小组 of an area:
-        ``德通桥1-4组``), ``"estate"`` (a named estate) or ``"unparsed"`` (a clause whose
+        exceptions), ``"address"`` (a number written inline: ``东大街151号``, ``金开大道12号附1号``,
+        ``金开大道12号之一``), ``"area"`` (a 社区 or 村, or a whole 街道/镇), ``"group"`` (村民小组
+        of an area: ``德通桥1-4组``), ``"estate"`` (a named estate, whole or some of its 楼栋:
+        ``金星湖城1-5栋``, ``碧津花园（3栋除外）``) or ``"unparsed"`` (a clause whose
         membership cannot be decided from an address: a boundary description ``X路以西``, "the
         groups nearer the school"); an unparsed rule never matches, and keeps in ``note`` why.
     raw : str
@@ -1464,6 +1476,10 @@ class Rule:
         社区/村, 街道/镇 or estate name.
     groups : tuple of int
         村民小组 numbers.
+    buildings : tuple of str
+        The estate's 楼栋 the clause selects (``金星湖城1-5栋`` → ``("1", …, "5")``); empty: all.
+    except_buildings : tuple of str
+        楼栋 excluded (``碧津花园（3栋除外）``).
     street : str or None
         A 镇/街道 written before the name (``万春镇花容路``).
     note : str or None
@@ -1484,8 +1500,26 @@ class Rule:
     except_sub: bool = False
     area: str | None = None
     groups: tuple[int, ...] = ()
+    buildings: tuple[str, ...] = ()
+    except_buildings: tuple[str, ...] = ()
     street: str | None = None
     note: str | None = None
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """Sort key of :func:`match_rules`: smaller is more specific (covers fewer addresses).
+
+        Inline addresses, then roads restricted by numbers or ranges, by side, by exceptions,
+        then whole roads, groups, estates (some 楼栋 before whole estates) and areas.
+        """
+        if self.kind == "road":
+            sub = (0 if (self.numbers or self.ranges) else 1 if self.parity
+                   else 2 if (self.except_numbers or self.except_ranges or self.except_sub)
+                   else 3)
+            return (1, sub)
+        if self.kind == "estate":
+            return (_PRIORITY["estate"], 0 if self.buildings else 1)
+        return (_PRIORITY[self.kind], 0)
 
     def matches(self, parts: AddressParts) -> bool:
         """Whether an address (parsed) falls under this clause; exceptions respected.
@@ -1493,7 +1527,8 @@ class Rule:
         Road names are compared in normalised form; a rule name with a place prefix
         (``柳城永宁路``) matches an address that writes the place as its 街道/镇 or locality
         (``柳城街道永宁路``). 社区/村 names match when one ends with the other (the list may add
-        a place prefix: ``柳城鱼凫社区`` ↔ ``鱼凫社区``). A clause restricted to numbers, a side
+        a place prefix: ``柳城鱼凫社区`` ↔ ``鱼凫社区``), but a 村 never matches a 社区 of the same
+        name (``石坪村`` ↔ ``石坪社区``: two places). A clause restricted to numbers, a side
         or ranges, or carrying exceptions, does not match an address without a door number; a
         附号 belongs to its main number (``东大街151号附3号`` is under ``东大街151号``).
         """
@@ -1534,7 +1569,14 @@ class Rule:
         if self.kind == "estate":
             a = _name_key(self.area or "")
             names = [_name_key(x) for x in (parts.estate, parts.road) if x]
-            return bool(a) and any(x == a or x.startswith(a) for x in names)
+            if not (a and any(x == a or x.startswith(a) for x in names)):
+                return False
+            if self.buildings or self.except_buildings:
+                # like door numbers: without a 栋 the selection cannot be checked
+                b = None if parts.building is None else str(parts.building).upper()
+                return b is not None and (not self.buildings or b in self.buildings) and (
+                    b not in self.except_buildings)
+            return True
         return False
 
     def _street_ok(self, parts: AddressParts) -> bool:
@@ -1563,9 +1605,20 @@ def _stem(name: str | None) -> str | None:
     return re.sub(r"(?:街道|镇|乡|社区|居委会|村委会|村)$", "", name) or name
 
 
+_AREA_TYPE = re.compile(r"(?P<village>(?<!新)村(?:委会)?)$|(?P<urban>社区|居委会)$")
+
+
+def _area_type(name: str) -> str | None:
+    m = _AREA_TYPE.search(name)
+    return None if m is None else m.lastgroup
+
+
 def _area_ok(area: str | None, community: str | None) -> bool:
     if not area or not community:
         return False
+    ta, tc = _area_type(_name_key(area)), _area_type(_name_key(community))
+    if ta and tc and ta != tc:
+        return False  # 石坪村 (a village) is not 石坪社区 (an urban community)
     a, c = _stem(_name_key(area)), _stem(_name_key(community))
     if a == c:
         return True
@@ -1661,17 +1714,48 @@ def _intersect(a: _Sel, b: _Sel) -> _Sel | None:
 
 
 def _exceptable(piece: str) -> bool:
-    """Whether a list item can be an exception: door numbers without a side, or 附号."""
-    return bool(_SUB_ALL_RE.fullmatch(piece)) or _door(piece) is not None
+    """Whether a list item can be an exception: door numbers without a side, 附号, or 楼栋."""
+    return (bool(_SUB_ALL_RE.fullmatch(piece)) or _door(piece) is not None
+            or _buildings(piece) is not None)
+
+
+_BLDG = rf"(?:[A-Z]|\d+|[{_CN}]+)"
+_BLDG_RE = re.compile(rf"第?(?P<lo>{_BLDG})栋?(?:(?:-|至|到)第?(?P<hi>{_BLDG}))?栋")
+# an estate's 楼栋 written after its name: "金星湖城1-5栋", "碧津花园A栋"
+_RULE_BLDG_RE = re.compile(rf"^(?P<estate>.+?)(?P<b>{_BLDG_RE.pattern})$")
+
+
+def _buildings(piece: str) -> tuple[str, ...] | None:
+    """``3栋`` → ``("3",)``, ``1-5栋`` → 1…5, ``A至C栋`` → A, B, C; ``None`` if not 楼栋."""
+    m = _BLDG_RE.fullmatch(piece.upper())
+    if not m:
+        return None
+
+    def value(v: str) -> str | None:
+        if v.isascii() and v.isalpha():
+            return v
+        n = _cn_int(v)
+        return None if n is None or n <= 0 else str(n)
+
+    lo = value(m["lo"])
+    hi = value(m["hi"]) if m["hi"] else lo
+    if lo is None or hi is None:
+        return None
+    if lo.isdigit() and hi.isdigit() and int(lo) <= int(hi) <= int(lo) + 200:
+        return tuple(str(i) for i in range(int(lo), int(hi) + 1))
+    if lo.isalpha() and hi.isalpha() and lo <= hi:
+        return tuple(chr(c) for c in range(ord(lo), ord(hi) + 1))
+    return None
 
 
 def _pieces(qual: str) -> list[str]:
     """List items, the unit written once carried to all: ``1、3组`` → ``1组``, ``3组``."""
     # 和/及 join items only between numbers: "和平路" is a name
-    pieces = [p for p in re.split(rf"[、,，;；]|(?<=[\d号组社])[和及](?=[\d{_CN}])", qual) if p]
-    if pieces and re.search(r"(?:号|组|社)$", pieces[-1]):
+    pieces = [p for p in re.split(rf"[、,，;；]|(?<=[\d号组社栋])[和及](?=[\d{_CN}])", qual) if p]
+    if pieces and re.search(r"(?:号|组|社|栋)$", pieces[-1]):
         unit = pieces[-1][-1]
-        pieces = [p + unit if re.fullmatch(rf"{_NUM}(?:(?:-|至|到){_NUM})?", p) else p
+        item = rf"(?:{_NUM}|[A-Za-z])" if unit == "栋" else _NUM
+        pieces = [p + unit if re.fullmatch(rf"{item}(?:(?:-|至|到){item})?", p) else p
                   for p in pieces]
     return pieces
 
@@ -1697,6 +1781,8 @@ class _Qualifier(NamedTuple):
     groups: tuple[int, ...] = ()
     aliases: tuple[str, ...] = ()
     vague: str | None = None
+    buildings: tuple[str, ...] = ()
+    except_buildings: tuple[str, ...] = ()
 
     @property
     def excepting(self) -> bool:
@@ -1714,10 +1800,11 @@ def _qualifier(name: str, qual: str) -> _Qualifier:
 
     Sub-clauses are separated by ``,;``, list items by ``、``. An item selects door numbers (a
     side, numbers or ranges, or a side of numbers; several items are a union), or is an
-    exception (``101号除外``, ``除666号、739号外``, ``不含…``, ``附号除外``), 组 numbers, or another
-    name of the road. A lone side beside side-less ranges restricts them (``双号，120号以上``:
-    the even numbers from 120). Anything else, and any combination that reads two ways, is
-    returned in ``vague``, so that the clause is unparsed rather than read wider than written.
+    exception (``101号除外``, ``除666号、739号外``, ``不含…``, ``附号除外``, ``3栋除外``), 组
+    numbers, 楼栋 of an estate (``1-5栋``, ``1、3栋``), or another name of the road. A lone side
+    beside side-less ranges restricts them (``双号，120号以上``: the even numbers from 120).
+    Anything else, and any combination that reads two ways, is returned in ``vague``, so that
+    the clause is unparsed rather than read wider than written.
     """
     qual = re.sub(r"及(?=以[上下])", "", qual)
     sels: list[_Sel] = []
@@ -1727,6 +1814,8 @@ def _qualifier(name: str, qual: str) -> _Qualifier:
     groups: list[int] = []
     aliases: list[str] = []
     vague: list[str] = []
+    buildings: list[str] = []
+    except_buildings: list[str] = []
     for clause in filter(None, re.split(r"[,;]", qual)):
         pieces = _pieces(clause)
         if "除" in clause or re.match(r"不含|不包括|不包含", clause):
@@ -1748,7 +1837,10 @@ def _qualifier(name: str, qual: str) -> _Qualifier:
                 continue
             for p in pieces[k:]:
                 d = _door(p)
-                if d is None:
+                b = _buildings(p)
+                if b is not None:
+                    except_buildings += b
+                elif d is None:
                     except_sub = True
                 else:
                     excepts += d.numbers
@@ -1757,8 +1849,11 @@ def _qualifier(name: str, qual: str) -> _Qualifier:
         for piece in pieces:
             sel = _sel_item(piece)
             g = re.fullmatch(rf"({_NUM})(?:(?:-|至|到)({_NUM}))?(?:组|社)", piece)
+            b = _buildings(piece)
             if sel:
                 sels.append(sel)
+            elif b is not None:
+                buildings += b
             elif g:
                 lo = _cn_int(g[1])
                 hi = _cn_int(g[2]) if g[2] else lo
@@ -1793,12 +1888,16 @@ def _qualifier(name: str, qual: str) -> _Qualifier:
                             else cur._replace(numbers=cur.numbers + s.numbers,
                                               ranges=cur.ranges + s.ranges))
     return _Qualifier(tuple(merged.values()), tuple(excepts), tuple(except_ranges), except_sub,
-                      tuple(groups), tuple(aliases), "、".join(vague) if vague else None)
+                      tuple(groups), tuple(aliases), "、".join(vague) if vague else None,
+                      tuple(dict.fromkeys(buildings)), tuple(dict.fromkeys(except_buildings)))
 
 
 def _parse_clause(raw: str, school: str | None) -> list[Rule]:
     c = unicodedata.normalize("NFKC", raw).strip()
     c = _DASH.sub("-", re.sub(r"\s+", "", c))
+    # one way to write a sub-number (附号) and a building (栋)
+    c = _ZHI_RE.sub(_zhi_repl, c)
+    c = re.sub(r"(?<=[\dA-Za-z])号楼|幢", "栋", c)
     base: dict[str, Any] = {"raw": raw, "school": school}
     m = re.match(r"^(?P<name>[^()]*)\((?P<q>[^()]*)\)(?P<tail>[^()]*)$", c)
     name, qual = (m["name"], m["q"]) if m else (c, "")
@@ -1824,6 +1923,18 @@ def _parse_clause(raw: str, school: str | None) -> list[Rule]:
                      note=f"qualifier not decidable from an address: {q.vague}", **base)]
     excepts = {"except_numbers": q.excepts, "except_ranges": q.except_ranges,
                "except_sub": q.except_sub}
+    mb = _RULE_BLDG_RE.match(name)
+    inline = _buildings(mb["b"]) if mb else None
+    if inline is not None or q.buildings or q.except_buildings:
+        estate = mb["estate"] if inline is not None else name
+        if (q.selections or q.excepting or q.groups or q.aliases or inline and q.buildings
+                or len(estate) < 2 or any(p.match(estate) for p in (
+                    _RULE_ROAD_RE, _RULE_AREA_RE, _RULE_STREET_AREA_RE))):
+            return [Rule(kind="unparsed", area=estate,
+                         note=f"栋 of a name that is not an estate, or together with door "
+                              f"numbers or 组: {name}({qual})", **base)]
+        return [Rule(kind="estate", area=estate, buildings=inline or q.buildings,
+                     except_buildings=q.except_buildings, **base)]
 
     def roads_rule(roads: Iterable[str], sels: Sequence[_Sel]) -> list[Rule]:
         return [Rule(kind="road", road=r, parity=s.parity, numbers=s.numbers, ranges=s.ranges,
@@ -1983,7 +2094,8 @@ def match_rules(rules: Iterable[Rule], parts: AddressParts) -> list[Rule]:
     Exceptions are part of each rule (``东大街（151号除外）`` does not match 东大街151号), so an
     address on a road split between schools matches only its own side. Order: inline addresses,
     then roads restricted by numbers/ranges, by side, by exceptions, then whole roads, groups,
-    estates and areas. When two schools still match, the list was ambiguous; the caller decides.
+    estates (some 楼栋 before whole estates) and areas (:attr:`Rule.specificity`). When two
+    schools still match, the list was ambiguous; the caller decides.
 
     Parameters
     ----------
@@ -1996,12 +2108,4 @@ def match_rules(rules: Iterable[Rule], parts: AddressParts) -> list[Rule]:
     list of Rule
     """
     hits = [r for r in rules if r.matches(parts)]
-
-    def rank(r: Rule) -> tuple:
-        if r.kind == "road":
-            sub = (0 if (r.numbers or r.ranges) else 1 if r.parity
-                   else 2 if (r.except_numbers or r.except_ranges or r.except_sub) else 3)
-            return (1, sub)
-        return (_PRIORITY[r.kind], 0)
-
-    return sorted(hits, key=rank)
+    return sorted(hits, key=lambda r: r.specificity)

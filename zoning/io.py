@@ -36,6 +36,7 @@ __all__ = [
     "TABLES",
     "atomic_path",
     "check_columns",
+    "read_features",
     "read_layer",
     "read_table",
     "refuse_personal_fields",
@@ -570,6 +571,71 @@ def read_layer(
             f"{' (a shapefile without its .prj has no CRS)' if path.suffix.lower() == '.shp' else ''}"
             "."
         ) from exc
+
+
+def read_features(
+    path: str | os.PathLike,
+    *,
+    layer: str | None = None,
+    source: str | None = None,
+    crs: str = WORKING_CRS,
+    encoding: str | None = None,
+    input_crs: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a spatial layer of any schema through the same gate, in the working CRS.
+
+    For files drawn elsewhere (a zone layer a GIS office made years ago) whose columns are not
+    ours yet: the encoding is detected (GBK shapefiles), guardians' occupation and income
+    columns are refused, every feature needs a geometry, and the CRS is checked and converted;
+    the columns are returned as the file names them (not renamed) and the index is 0..n-1.
+    :func:`read_layer` is the gate for files that already follow a layer's schema.
+
+    Parameters
+    ----------
+    path : path-like
+        GeoPackage, GeoJSON or Shapefile (or CSV/Excel with lon/lat or WKT columns).
+    layer : str, optional
+        Layer of a GeoPackage with several spatial layers.
+    source, crs, encoding, input_crs
+        As for :func:`read_layer`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+
+    Raises
+    ------
+    ValidationError
+        Unreadable or truncated file, several layers and none chosen, features without geometry.
+    PersonalDataError
+        A column holds guardians' occupation or income.
+    CRSError
+        No CRS, or one that does not fit the coordinates.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(f"{path}: no such file; check the path")
+    label = f"{layer or path.stem} ({path.name})"
+    df = _read_any(path, layer=layer, encoding=encoding, kind=layer or path.stem, spatial=True)
+    refuse_personal_fields(df, layer=label)
+    if not isinstance(df, gpd.GeoDataFrame):
+        df = _geometry_from_table(df, layer=label, crs=input_crs)
+    elif df.crs is None and input_crs is not None:
+        df = df.set_crs(_parse_crs(input_crs, layer=label))
+    df = df.reset_index(drop=True)
+    missing = df.geometry.isna() | df.geometry.is_empty
+    if missing.any():
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(missing.to_numpy())[:10])
+        raise ValidationError(
+            f"layer {label!r}: {int(missing.sum())} feature(s) have no geometry (record(s) {rows}, "
+            "counting from 1); draw them or remove them")
+    try:
+        return to_working_gdf(df, layer=label, source=source, crs=crs)
+    except CRSError as exc:
+        if df.crs is not None:
+            raise
+        shp = " (a shapefile without its .prj has no CRS)" if path.suffix.lower() == ".shp" else ""
+        raise CRSError(f"{exc} Reading a file, pass input_crs=... instead{shp}.") from exc
 
 
 def _set_id_index(df: pd.DataFrame, id_col: str, *, layer: str) -> pd.DataFrame:

@@ -416,9 +416,13 @@ class Resolver:
         names = self.dataset.schools["name"]
         zone_names = (self.links.assign(name=self.links["school_id"].map(names))
                       .groupby("zone_id").agg(ids=("school_id", set), names=("name", set)))
-        # rules never look inside a building: the text up to 栋/幢 decides, so each estate's
-        # dwellings are parsed and matched once
-        head = a["address"].str.replace(r"\d+[栋幢].*$", "", regex=True)
+        # rules never look inside a building: the text up to 栋/幢 decides (up to and with it
+        # when a clause names 楼栋), so each estate's dwellings are parsed and matched once
+        rules = list(rules)
+        if any(r.buildings or r.except_buildings for r in rules):
+            head = a["address"].str.replace(r"([A-Za-z\d]+[栋幢]).*$", r"\1", regex=True)
+        else:
+            head = a["address"].str.replace(r"\d+[栋幢].*$", "", regex=True)
         # a clause can only match text that shares the last two characters of its road or
         # area name (names match when one ends with the other): a cheap filter before matching
         keys = [_name_key(r.road or r.area) for r in rules]

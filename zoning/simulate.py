@@ -819,11 +819,30 @@ def compare(simulator: Simulator, plan_a: Plan, plan_b: Plan) -> pd.DataFrame:
     return out
 
 
-def export_plan(dataset, plan: Plan, path, *, text: bool = False):
-    """Write a plan's zones, or with ``text=True`` its published 划片 list, atomically.
+def export_plan(dataset, plan: Plan, path, *, text: bool | None = None,
+                encoding: str | None = None):
+    """Write a plan's zones, or its published 划片 list, atomically.
 
-    Zones go to GeoJSON, GeoPackage or Shapefile by the suffix; the text list
-    (:func:`zoning.publish.zone_text_list`) is UTF-8.
+    Zones go to GeoJSON, GeoPackage or Shapefile by the suffix. A Shapefile gets GBK attributes
+    and a ``.cpg`` saying so (what ArcGIS, SuperMap and MapGIS on Chinese Windows read), unless
+    ``encoding`` says otherwise. The text list (:func:`zoning.publish.zone_text_list`) is UTF-8;
+    it is written for ``text=True`` or a ``.txt`` path.
+
+    Parameters
+    ----------
+    dataset : zoning.store.Dataset
+    plan : Plan
+    path : path-like
+        ``.shp``, ``.geojson``/``.json``, ``.gpkg`` or ``.txt``.
+    text : bool, optional
+        Write the text list (default: when the suffix is ``.txt``).
+    encoding : str, optional
+        Shapefile attribute encoding (default GBK).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
     """
     from pathlib import Path
 
@@ -831,6 +850,8 @@ def export_plan(dataset, plan: Plan, path, *, text: bool = False):
     from zoning.publish import zone_text_list
 
     path = Path(path)
+    if text is None:
+        text = path.suffix.lower() == ".txt"
     if text:
         body = zone_text_list(plan_dataset(dataset, plan), level=plan.level)
         with atomic_path(path) as tmp:
@@ -838,5 +859,7 @@ def export_plan(dataset, plan: Plan, path, *, text: bool = False):
         return path
     zones = plan.zones.copy()
     zones["plan_id"] = plan.plan_id
-    write_layer(zones, path)
+    if path.suffix.lower() == ".shp":
+        encoding = encoding or "GBK"
+    write_layer(zones, path, encoding=encoding)
     return path
