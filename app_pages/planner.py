@@ -29,6 +29,7 @@ from app_pages.shared import (
     dataset,
     district_name,
     level_radio,
+    message_zh,
     simulator,
     store,
 )
@@ -88,11 +89,28 @@ def _edit(level: str, kind: str) -> None:
             plan = sim.redraw_zone(head, st.session_state["redraw-zone"], st.session_state["drawn"],
                                    ds.parcels, author=author)
     except ZoningError as exc:
+        locked = any(p.get("kind") == "locked_zone" for p in getattr(exc, "problems", None) or [])
         st.session_state["edit_error"] = (
-            "圈选范围内没有本区的宗地：请在区界内、宗地所在处重新圈选。" if kind == "draw"
-            else f"无法调整：{exc}")
+            "圈选范围内没有本区的宗地：请在区界内、宗地所在处重新圈选。"
+            if kind == "draw" and not locked else f"无法调整：{message_zh(exc)}")
         return
     _push(v, plan)
+
+
+def _lock(level: str) -> None:
+    """Multiselect callback: lock or unlock zones as a new plan version (undo unlocks)."""
+    v = _versions(level)
+    head = v["plans"][v["head"]]
+    want = set(st.session_state.get(f"locked-{level}") or [])
+    have = set(head.locked)
+    plan = head
+    author = st.session_state.get("planner_name") or "planner"
+    if want - have:
+        plan = sim.lock_zones(plan, sorted(want - have), author=author)
+    if have - want:
+        plan = sim.lock_zones(plan, sorted(have - want), locked=False, author=author)
+    if plan is not head:
+        _push(v, plan)
 
 
 def _step(level: str, way: str) -> None:
@@ -199,14 +217,14 @@ def _impact_panel(simr, before, after, base) -> None:
 
 
 # ------------------------------------------------------------------------------ optimiser
-def _run_optimiser(ds, level: str, time_limit: int):
+def _run_optimiser(ds, level: str, time_limit: int, fixed=()):
     from zoning.optimize import optimize
 
     box: dict = {}
 
     def work():
         try:
-            box["result"] = optimize(ds, level=level, time_limit=float(time_limit))
+            box["result"] = optimize(ds, level=level, time_limit=float(time_limit), fixed=fixed)
         except Exception as exc:  # shown to the planner below, never a traceback
             box["error"] = exc
 
@@ -231,7 +249,9 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
                "调整的户数最少，其次上学距离最短。")
     key = f"opt-{level}"
     if st.button("开始优化", type="primary", key="opt-run"):
-        box = _run_optimiser(ds, level, limit)
+        head = v["plans"][v["head"]]
+        fixed = base.assignment.index[base.assignment.isin(head.locked).to_numpy()]
+        box = _run_optimiser(ds, level, limit, fixed=fixed)
         if "error" in box:
             exc = box["error"]
             if isinstance(exc, InfeasibleError):
@@ -257,7 +277,7 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
         with st.spinner("正在生成片区边界…"):
             zones = plan_zones(ds.zones, ds.parcels, res.assignment, level=level,
                                current=base.assignment)
-            plan = sim.adopt(base, res.assignment, zones,
+            plan = sim.adopt(v["plans"][v["head"]], res.assignment, zones,
                              author=st.session_state["planner_name"],
                              note=f"优化方案（{s['moved_households']}户）")
         _push(v, plan)
@@ -311,6 +331,10 @@ zone_names = head.zones["name"] if "name" in head.zones else pd.Series(head.zone
 zone_ids = list(head.zones.index)
 
 with right:
+    st.session_state[f"locked-{level}"] = list(head.locked)
+    st.multiselect("锁定片区（不能从中调出宗地）", zone_ids, key=f"locked-{level}",
+                   format_func=lambda z: f"{zone_names[z]}（{z}）", on_change=_lock,
+                   args=(level,), placeholder="未锁定")
     tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt = st.tabs(
         ["圈选移入", "按宗地号", "调整边界", "版本与比较", "自动优化"])
     try:

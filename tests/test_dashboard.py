@@ -367,3 +367,21 @@ def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, c
         browser.close()
     for name in ("1_lookup", "2_planner", "3_warnings", "4_lookup_phone", "5_enrolment"):
         assert (shots / f"{name}.png").stat().st_size > 20_000
+
+
+def test_planner_lock_refuses_then_undo_unlocks(data, small_demo):
+    pid, frm, to_zone, _ = _movable_parcel(small_demo)
+    at = _app("app_pages/planner.py")
+    at.multiselect(key="locked-primary").set_value([frm]).run()
+    assert not at.exception, at.exception
+    at.text_area(key="move-ids").input(pid)
+    at.selectbox(key="move-to-ids").select(to_zone)
+    at.button(key="move-ids-go").click().run()
+    assert any("已锁定" in e.value for e in at.error)
+    # nothing moved: the version shown is the lock itself
+    assert {m.label: m.value for m in at.metric}["调整宗地"] == "0"
+    at.button(key="undo").click().run()  # undo the lock
+    assert at.multiselect(key="locked-primary").value == []
+    at.button(key="move-ids-go").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["调整宗地"] == "1"

@@ -250,3 +250,31 @@ def test_edge_parcel_to_its_neighbour_keeps_both_zones_whole(small_demo, base, s
     assert (imp.zones["parts_after"] == 1).all()
     ok, kinds = _tiles(small_demo, after)
     assert ok, kinds
+
+
+def test_locked_zone_cannot_lose_parcels(small_demo_path, small_demo, base, sim, tmp_path):
+    pid, frm, to, _, _ = _neighbour_pair(base, sim)
+    locked = sm.lock_zones(base, [frm], author="张工")
+    assert locked.locked == (frm,) and locked.parent_id == base.plan_id
+    assert locked.assignment.equals(base.assignment)
+    with pytest.raises(ValidationError, match=frm) as err:
+        sm.move_parcels(locked, [pid], to, small_demo.parcels)
+    assert "已锁定" in err.value.problems[0]["message_zh"]
+    with pytest.raises(ValidationError, match="locked"):
+        sm.redraw_zone(locked, frm, small_demo.zones.geometry.loc[frm].buffer(-50),
+                       small_demo.parcels)
+    with pytest.raises(ValidationError, match="locked"):
+        sm.merge_zones(locked, [to, frm], small_demo.parcels)
+    # a locked zone may still gain; its children stay locked; unlocking allows the move again
+    back = sm.move_parcels(locked, [pid], frm, small_demo.parcels)
+    assert back.locked == (frm,)
+    free = sm.lock_zones(locked, [frm], locked=False)
+    moved = sm.move_parcels(free, [pid], to, small_demo.parcels)
+    assert moved.assignment[pid] == to and moved.locked == ()
+    # the lock survives the store
+    import shutil
+
+    shutil.copy(small_demo_path, tmp_path / "s.gpkg")
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    sm.save_plan(store, locked, actor="张工")
+    assert sm.load_plan(store, locked.plan_id, crs=base.zones.crs).locked == (frm,)

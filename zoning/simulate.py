@@ -45,6 +45,7 @@ __all__ = [
     "export_plan",
     "load_plan",
     "list_plans",
+    "lock_zones",
     "merge_zones",
     "move_parcels",
     "move_polygon",
@@ -88,6 +89,8 @@ class Plan:
         Parcels whose zone differs from the parent's (what the edit touched).
     changed_zones : tuple of str
         Zones whose outline or schools changed.
+    locked : tuple of str
+        Zones no edit may take parcels from (:func:`lock_zones`); children inherit them.
     """
 
     plan_id: str
@@ -101,6 +104,7 @@ class Plan:
     created_at: str = field(default_factory=_now)
     changed: tuple = ()
     changed_zones: tuple = ()
+    locked: tuple = ()
 
     def __repr__(self) -> str:
         return (f"Plan({self.plan_id!r}, level={self.level!r}, status={self.status!r}, "
@@ -113,7 +117,8 @@ class Plan:
                     assignment=self.assignment if assignment is None else assignment,
                     zones=self.zones if zones is None else zones, parent_id=self.plan_id,
                     author=author or self.author, note=note, status="draft",
-                    changed=tuple(changed), changed_zones=tuple(changed_zones))
+                    changed=tuple(changed), changed_zones=tuple(changed_zones),
+                    locked=self.locked)
 
 
 def current_plan(dataset, *, level: str, author: str = "system", note: str = "现行片区") -> Plan:
@@ -133,6 +138,32 @@ def _check_zone(plan: Plan, zone_id: str) -> None:
     if zone_id not in plan.zones.index:
         raise ValidationError(f"zone {zone_id!r} is not a {plan.level} zone of plan "
                               f"{plan.plan_id}; known zones: {', '.join(plan.zones.index[:10])}…")
+
+
+def _check_unlocked(plan: Plan, zones, what: str) -> None:
+    """Refuse an edit that would take parcels from (or reshape) a locked zone."""
+    hit = sorted(set(zones) & set(plan.locked))
+    if hit:
+        raise ValidationError(
+            f"zone(s) {', '.join(hit)} are locked: {what}; unlock them first (lock_zones)",
+            problems=[{"kind": "locked_zone", "zones": hit,
+                       "message_zh": f"片区 {'、'.join(hit)} 已锁定，不能从中调出宗地或改动其边界；"
+                                     "如确需调整，请先解除锁定。"}])
+
+
+def lock_zones(plan: Plan, zone_ids, *, locked: bool = True, author: str | None = None) -> Plan:
+    """A child plan in which ``zone_ids`` are locked (or unlocked): no edit may take from them.
+
+    A district locks the zones it has promised not to touch this year (seeds 000 五(一): zones
+    stay stable); the optimiser keeps their parcels where they are.
+    """
+    ids = [zone_ids] if isinstance(zone_ids, str) else list(zone_ids)
+    for z in ids:
+        _check_zone(plan, z)
+    now = (set(plan.locked) | set(ids)) if locked else (set(plan.locked) - set(ids))
+    child = plan._child(author=author, note=("锁定片区 " if locked else "解除锁定 ")
+                        + "、".join(ids))
+    return replace(child, locked=tuple(sorted(now)))
 
 
 def move_parcels(plan: Plan, parcel_ids, to_zone: str, parcels: gpd.GeoDataFrame, *,
@@ -168,6 +199,7 @@ def move_parcels(plan: Plan, parcel_ids, to_zone: str, parcels: gpd.GeoDataFrame
     if not len(ids):
         return plan._child(author=author, note=note or "无变化")
     frm = plan.assignment.reindex(ids)
+    _check_unlocked(plan, pd.unique(frm.dropna()), f"{len(ids)} parcel(s) would leave them")
     geoms = parcels.geometry.reindex(ids).to_numpy()
     moved = shapely.union_all(geoms)
     area = shapely.buffer(shapely.buffer(moved, _CLOSE_GAPS_M, join_style="mitre"),
@@ -236,6 +268,8 @@ def _reassign(plan: Plan, zones: gpd.GeoDataFrame, region, parcels, *, changed_z
         sub = assign_parcels(parcels.loc[near], zones, level=plan.level)["zone_id"]
         assignment.loc[near] = sub.to_numpy()
     diff_ = assignment.index[(assignment.fillna("") != plan.assignment.fillna("")).to_numpy()]
+    _check_unlocked(plan, pd.unique(plan.assignment.reindex(diff_).dropna()),
+                    f"{len(diff_)} parcel(s) would leave them")
     return plan._child(assignment=assignment, zones=zones, changed=diff_,
                        changed_zones=sorted(changed_zones), author=author, note=note)
 
@@ -248,6 +282,7 @@ def redraw_zone(plan: Plan, zone_id: str, geometry, parcels: gpd.GeoDataFrame, *
     neighbour it touches most along the boundary (so the zones still tile the district).
     """
     _check_zone(plan, zone_id)
+    _check_unlocked(plan, [zone_id], "its outline would change")
     if not isinstance(geometry, shapely.Polygon | shapely.MultiPolygon) or geometry.is_empty:
         raise ValidationError("the new outline must be a polygon (in the working CRS)")
     zones = plan.zones.copy()
@@ -293,6 +328,7 @@ def merge_zones(plan: Plan, zone_ids, parcels: gpd.GeoDataFrame, *, author: str 
     for z in zone_ids:
         _check_zone(plan, z)
     keep, drop = zone_ids[0], zone_ids[1:]
+    _check_unlocked(plan, drop, "merging would dissolve them")
     zones = plan.zones.copy()
     links = zone_schools(zones.loc[zone_ids])
     zones.loc[keep, "geometry"] = shapely.union_all(zones.geometry.loc[zone_ids].to_numpy())
@@ -310,6 +346,7 @@ def split_zone(plan: Plan, zone_id: str, polygon, new_zone_id: str, school_ids,
                parcels: gpd.GeoDataFrame, *, author: str | None = None, note: str = "") -> Plan:
     """Cut the part of ``zone_id`` inside ``polygon`` off as ``new_zone_id`` for ``school_ids``."""
     _check_zone(plan, zone_id)
+    _check_unlocked(plan, [zone_id], "a part would be cut off")
     if new_zone_id in plan.zones.index:
         raise ValidationError(f"zone id {new_zone_id!r} already exists; choose a new id")
     zones = plan.zones.copy()
@@ -420,7 +457,7 @@ def _payload(plan: Plan) -> str:
                               if c != "geometry"},
                   "wkb": shapely.to_wkb(z.geometry.to_numpy(), hex=True).tolist()},
         "changed": list(plan.changed), "changed_zones": list(plan.changed_zones),
-        "created_at": plan.created_at,
+        "created_at": plan.created_at, "locked": list(plan.locked),
     }
     raw = gzip.compress(json.dumps(body, ensure_ascii=False).encode("utf-8"), mtime=0)
     return base64.b64encode(raw).decode("ascii")
@@ -454,7 +491,8 @@ def load_plan(store, plan_id: str, *, crs=None) -> Plan:
     return Plan(plan_id=rec["plan_id"], level=rec["level"], assignment=assignment,
                 zones=zones, parent_id=rec["parent_id"], author=rec["author"],
                 note=rec["note"], status=rec["status"], created_at=rec["created_at"],
-                changed=tuple(body["changed"]), changed_zones=tuple(body["changed_zones"]))
+                changed=tuple(body["changed"]), changed_zones=tuple(body["changed_zones"]),
+                locked=tuple(body.get("locked", ())))
 
 
 def list_plans(store) -> pd.DataFrame:
