@@ -652,3 +652,17 @@ def test_read_layer_zones_polygons(tmp_path):
                      Point(4e5, 3.29e6).buffer(10)]
     zones = read_layer(write(z, tmp_path / "z.geojson"), "zones")
     assert zones.geometry.area.round().tolist() == [50, 314]
+
+
+def test_write_gpkg_without_a_layer_name_names_it_after_the_file(tmp_path):
+    """`zoning import-text --out 导入 片区.gpkg` once failed: the temporary name is no layer name."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from zoning.io import write_layer
+
+    g = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(400000, 3290000)], crs="EPSG:4545")
+    path = tmp_path / "导入 片区.gpkg"
+    write_layer(g, path)
+    assert pyogrio.list_layers(path)[:, 0].tolist() == ["导入_片区"]

@@ -838,7 +838,9 @@ def write_layer(
             os.replace(written[".shp"], path)
         return
     with atomic_path(path, copy=driver == "GPKG") as tmp:
-        kwargs = {"layer": layer} if driver == "GPKG" else {}
+        # the temporary file's name is not a valid layer name: name the layer after the file
+        kwargs = {"layer": layer or re.sub(r"\W+", "_", path.stem).strip("_") or "layer"} \
+            if driver == "GPKG" else {}
         if driver == "GPKG" and tmp.exists():
             kwargs["append"] = False
         pyogrio.write_dataframe(frame, tmp, driver=driver, **kwargs)
