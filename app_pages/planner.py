@@ -284,6 +284,46 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
         st.rerun()
 
 
+# ------------------------------------------------------------------------------ text list
+def _text_panel(ds, level: str, v: dict) -> None:
+    """Paste a published 划片 list: zones from its clauses, with what could not be read."""
+    from zoning.textimport import import_text
+
+    st.caption("粘贴区县公布的划片范围（每校一段：学校名称：街道/社区、路名单双号、小区……），"
+               "按条款匹配全区地址，生成铺满全区的片区，作为一个方案版本。")
+    text = st.text_area("划片范围文字", key=f"text-list-{level}", height=160)
+    if st.button("导入", key="text-import") and text.strip():
+        try:
+            with st.spinner("正在解析条款并匹配地址…"):
+                st.session_state[f"text-result-{level}"] = import_text(ds, text, level=level)
+        except ZoningError as exc:
+            st.error(f"无法导入：{message_zh(exc)}")
+    res = st.session_state.get(f"text-result-{level}")
+    if res is None:
+        return
+    s = res.summary
+    a, b, c, d = st.columns(4)
+    a.metric("条款", f"{s['clauses']:,}", help=f"无法识别 {s['clauses_unparsed']} 条")
+    b.metric("匹配地址", f"{s['addresses_placed']:,} / {s['addresses']:,}")
+    c.metric("冲突", f"{s['conflicts']:,}")
+    d.metric("遗漏", f"{s['gaps']:,}")
+    if s["schools_unmatched"]:
+        st.warning(f"文字中的学校未能对应：{'、'.join(s['schools_unmatched'])}")
+    if len(res.text.unparsed):
+        st.dataframe(res.text.unparsed[["school", "raw", "reason_zh"]].rename(columns={
+            "school": "学校", "raw": "条款原文", "reason_zh": "无法识别的原因"}),
+            hide_index=True, width="stretch")
+    (st.success if res.validation.ok else st.error)(
+        f"生成片区 {len(res.zones)} 个：" + ("铺满全区、无重叠。" if res.validation.ok
+                                          else "校验发现问题，请用 zoning validate 查看。"))
+    if st.button("作为方案版本加入", key="text-adopt"):
+        base = v["plans"][v["base"]]
+        _push(v, sim.adopt(base, res.assignment, res.zones,
+                           author=st.session_state.get("planner_name") or "planner",
+                           note="由划片文字导入"))
+        st.rerun()
+
+
 # ------------------------------------------------------------------------------ page
 st.title("片区调整")
 ds, _ = dataset()
@@ -335,8 +375,8 @@ with right:
     st.multiselect("锁定片区（不能从中调出宗地）", zone_ids, key=f"locked-{level}",
                    format_func=lambda z: f"{zone_names[z]}（{z}）", on_change=_lock,
                    args=(level,), placeholder="未锁定")
-    tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt = st.tabs(
-        ["圈选移入", "按宗地号", "调整边界", "版本与比较", "自动优化"])
+    tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt, tab_text = st.tabs(
+        ["圈选移入", "按宗地号", "调整边界", "版本与比较", "自动优化", "导入划片文字"])
     try:
         st.session_state["drawn"] = _drawn_polygon(out.get("last_active_drawing"), ds.crs)
     except ZoningError as exc:
@@ -418,4 +458,6 @@ with right:
                                file_name=f"划片范围_{head.plan_id}.txt", mime="text/plain")
     with tab_opt:
         _optimiser_panel(ds, level, simr, v)
+    with tab_text:
+        _text_panel(ds, level, v)
 

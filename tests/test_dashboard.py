@@ -385,3 +385,31 @@ def test_planner_lock_refuses_then_undo_unlocks(data, small_demo):
     at.button(key="move-ids-go").click().run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["调整宗地"] == "1"
+
+
+def test_planner_pasted_text_list_becomes_a_version(data, small_demo):
+    from zoning.publish import zone_text_list
+
+    text = zone_text_list(small_demo, level="primary")
+    at = _app("app_pages/planner.py")
+    at.text_area(key="text-list-primary").input(text)
+    at.button(key="text-import").click().run()
+    assert not at.exception, at.exception
+    assert any("铺满全区" in x.value for x in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["冲突"] == "0"
+    at.button(key="text-adopt").click().run()
+    assert not at.exception, at.exception
+    assert "由划片文字导入" in " ".join(c.value for c in at.caption)
+    # the published text reproduces today's zones for every address; only parcels with no
+    # address (placed by their nearest neighbour) may move
+    from zoning.textimport import import_text
+
+    res = import_text(small_demo, text, level="primary")
+    base = current_plan(small_demo, level="primary")
+    moved = res.assignment.index[(res.assignment != base.assignment.reindex(
+        res.assignment.index)).to_numpy()]
+    assert (res.parcels.loc[moved, "source"] == "nearest").all()
+    sim = Simulator(small_demo, level="primary")
+    expected = int(sim.households[sim.pos[moved].to_numpy()].sum())
+    assert {m.label: m.value for m in at.metric}["调整户数"] == f"{expected:,}"
