@@ -376,7 +376,7 @@ with right:
                    format_func=lambda z: f"{zone_names[z]}（{z}）", on_change=_lock,
                    args=(level,), placeholder="未锁定")
     tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt, tab_text = st.tabs(
-        ["圈选移入", "按宗地号", "调整边界", "版本与比较", "自动优化", "导入划片文字"])
+        ["圈选移入", "按宗地号", "调整边界", "版本", "优化", "划片文字"])
     try:
         st.session_state["drawn"] = _drawn_polygon(out.get("last_active_drawing"), ds.crs)
     except ZoningError as exc:
