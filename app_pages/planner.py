@@ -214,6 +214,19 @@ def _impact_panel(simr, before, after, base) -> None:
                    f"{whole['households_differ']:,} 户调整；"
                    f"超学位学校 {whole['over_seats_a']} → {whole['over_seats_b']} 所；平均直线距离 "
                    f"{whole['mean_distance_a']:.0f} → {whole['mean_distance_b']:.0f} 米。")
+    with st.expander("逐年影响（在读学生不转学，多孩家庭可随兄姐就读）"):
+        share = st.slider("随兄姐留在原校的比例（起始年）", 0.0, 1.0, 0.3, 0.05, key="sib-share")
+        if st.button("计算逐年影响", key="transition-go"):
+            with st.spinner("正在逐年预测…"):
+                tr = simr.transition_schools(base, after, sibling_share=share).reset_index()
+            st.dataframe(pd.DataFrame({
+                "年份": tr["year"], "学校": tr["name"], "学位": tr["seats"],
+                "原方案需求": tr["demand_before"].round(1), "新方案需求": tr["demand_after"].round(1),
+                "预警（原→新）": [f"{WARNING_SHORT.get(x, x)} → {WARNING_SHORT.get(y, y)}"
+                                for x, y in zip(tr["warning_before"], tr["warning_after"],
+                                                strict=True)]}),
+                hide_index=True, width="stretch")
+            st.caption("随兄姐留在原校的比例逐年递减，到最后一年为 0，即调整完全生效。")
 
 
 # ------------------------------------------------------------------------------ optimiser

@@ -413,3 +413,15 @@ def test_planner_pasted_text_list_becomes_a_version(data, small_demo):
     sim = Simulator(small_demo, level="primary")
     expected = int(sim.households[sim.pos[moved].to_numpy()].sum())
     assert {m.label: m.value for m in at.metric}["调整户数"] == f"{expected:,}"
+
+
+def test_planner_year_by_year_transition(data, small_demo):
+    pid, _, to_zone, _ = _movable_parcel(small_demo)
+    at = _app("app_pages/planner.py")
+    at.text_area(key="move-ids").input(pid)
+    at.selectbox(key="move-to-ids").select(to_zone)
+    at.button(key="move-ids-go").click().run()
+    at.button(key="transition-go").click().run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "年份" in d.value.columns)
+    assert table["年份"].nunique() == 7 and len(table) >= 7

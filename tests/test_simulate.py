@@ -278,3 +278,25 @@ def test_locked_zone_cannot_lose_parcels(small_demo_path, small_demo, base, sim,
     store = GeoPackageStore(tmp_path / "s.gpkg")
     sm.save_plan(store, locked, actor="张工")
     assert sm.load_plan(store, locked.plan_id, crs=base.zones.crs).locked == (frm,)
+
+
+def test_transition_by_school_year_by_year(small_demo, base, sim):
+    from zoning.forecast import parcel_demand
+
+    pid, frm, to, s_from, s_to = _neighbour_pair(base, sim)
+    after = sm.move_parcels(base, [pid], to, small_demo.parcels)
+    tr = sim.transition_schools(base, after, sibling_share=0.3)
+    years = sorted(set(tr.index.get_level_values("year")))
+    assert len(years) == 7 and years[0] == sim.year
+    for k, year in enumerate(years):
+        d = float(parcel_demand(small_demo, level="primary", year=year)[pid])
+        sib = 0.3 * max(0.0, 1 - k / 6)
+        t = tr.loc[year]
+        # the moved parcel's entrants of that year move, less the siblings who stay
+        assert t.loc[s_to, "demand_after"] - t.loc[s_to, "demand_before"] == pytest.approx(
+            d * (1 - sib), abs=1e-9)
+        assert t.loc[s_from, "demand_before"] - t.loc[s_from, "demand_after"] == pytest.approx(
+            d * (1 - sib), abs=1e-9)
+        assert t["demand_after"].sum() == pytest.approx(t["demand_before"].sum())
+    with pytest.raises(ValidationError, match="sibling_share"):
+        sim.transition_schools(base, after, sibling_share=1.5)

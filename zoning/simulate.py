@@ -803,6 +803,69 @@ class Simulator:
                          "pupils_new_school": sum(cohorts_new)})
         return pd.DataFrame(rows).set_index("year")
 
+    def transition_schools(self, before: Plan, after: Plan, *, start_year: int | None = None,
+                           sibling_share: float = 0.3) -> pd.DataFrame:
+        """Year by year, each touched school's starting-grade demand and warning, old vs new plan.
+
+        From ``start_year`` the moved parcels' entrants of each year (that year's forecast,
+        :func:`zoning.forecast.parcel_demand`) go to their new zone, except a ``sibling_share``
+        that joins an older brother or sister at the old school (seeds 000 五(一) 多孩家庭),
+        falling to 0 over the level's grades, as :meth:`transition`. The new plan settles when the
+        share reaches 0.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index (``year``, ``school_id``); columns ``name``, ``seats``, ``demand_before``
+            (the old plan), ``demand_after`` (the new plan with siblings), ``ratio_before``,
+            ``ratio_after``, ``warning_before``, ``warning_after``; only schools whose demand
+            differs in some year.
+        """
+        from zoning.forecast import parcel_demand
+
+        if not 0 <= sibling_share <= 1:
+            raise ValidationError(f"sibling_share={sibling_share}: use a share from 0 to 1")
+        grades = 6 if self.level == "primary" else 3
+        start = int(self.year if start_year is None else start_year)
+        ids = self._changed(before, after)
+        idx = self.parcels.index
+        a = before.assignment.reindex(idx)
+        b = after.assignment.reindex(idx)
+        moved = idx.isin(ids)
+        frames = []
+        for k in range(grades + 1):
+            year = start + k
+            d = parcel_demand(self.dataset, level=self.level, year=year).reindex(idx).fillna(0.0)
+            sib = sibling_share * max(0.0, 1 - k / grades)
+            tables = {}
+            for key, zones_of, plan, weight in (("before", a, before, None),
+                                                ("after", b, after, sib)):
+                w = d.to_numpy().copy()
+                zone = zones_of.to_numpy()
+                parts = [pd.Series(w).groupby(zone).sum()]
+                if weight:
+                    # siblings stay with the old zone's school
+                    parts[0] = pd.Series(np.where(moved, w * (1 - weight), w)).groupby(zone).sum()
+                    parts.append(pd.Series(w[moved] * weight).groupby(a.to_numpy()[moved]).sum())
+                zd = pd.concat(parts).groupby(level=0).sum().reindex(plan.zones.index).fillna(0.0)
+                per_school = school_demand(zd, plan.zones, self.schools, level=self.level,
+                                           settings=self.settings)
+                tables[key] = capacity_table(self.schools, level=self.level, demand=per_school,
+                                             settings=self.settings)
+            tb, ta = tables["before"], tables["after"]
+            frames.append(pd.DataFrame({
+                "year": year, "school_id": tb.index, "name": tb["name"].to_numpy(),
+                "seats": ta["seats"].reindex(tb.index).to_numpy(),
+                "demand_before": tb["demand"].to_numpy(),
+                "demand_after": ta["demand"].reindex(tb.index).to_numpy(),
+                "ratio_before": tb["ratio"].to_numpy(),
+                "ratio_after": ta["ratio"].reindex(tb.index).to_numpy(),
+                "warning_before": tb["warning"].to_numpy(),
+                "warning_after": ta["warning"].reindex(tb.index).to_numpy()}))
+        out = pd.concat(frames, ignore_index=True)
+        touched = out.loc[~np.isclose(out["demand_before"], out["demand_after"]), "school_id"]
+        return out[out["school_id"].isin(touched)].set_index(["year", "school_id"])
+
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     if not len(values):
