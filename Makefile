@@ -17,7 +17,7 @@ $(VENV)/.run-stamp: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-stamp: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dashboard,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev]"
 	touch $@ $(VENV)/.run-stamp
 
 $(DEMO): | $(VENV)/.run-stamp
@@ -37,10 +37,10 @@ test-fast: $(VENV)/.dev-stamp
 	$(BIN)/python -m pytest -m "not slow"
 
 $(VENV)/.bench-stamp: pyproject.toml | $(VENV)/.dev-stamp
-	$(BIN)/python -m pip install --quiet -e ".[dashboard,dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev,bench]"
 	touch $@
 
-bench: $(VENV)/.bench-stamp
+bench: $(VENV)/.bench-stamp $(DEMO)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 lint: $(VENV)/.dev-stamp

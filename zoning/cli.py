@@ -690,6 +690,37 @@ def dashboard(
          "--browser.gatherUsageStats", "false"], env=env, cwd=script.parent))
 
 
+@app.command()
+def serve(
+    data: Annotated[Path, typer.Option(help="GeoPackage store to serve")] = _DEFAULT_DATA,
+    host: Annotated[str, typer.Option(help="address to listen on (default: loopback only)")] = (
+        "127.0.0.1"),
+    port: Annotated[int, typer.Option(help="port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes; each loads the data and "
+                                              "answers on one core", min=1)] = 1,
+    cache: Annotated[int, typer.Option(help="lookup answers cached per worker (0: off)",
+                                       min=0)] = 4096,
+    access_log: Annotated[bool, typer.Option("--access-log", help="log one line per request, "
+                                             "without query string or client address")] = False,
+) -> None:
+    """Start the HTTP lookup service (FastAPI): /lookup, /schools/{id}, /warnings, /health.
+
+    The OpenAPI schema is at /openapi.json and the docs at /docs. Queries are never logged.
+    Needs the optional API dependencies (the `api` extra: fastapi, uvicorn).
+    """
+    try:
+        from zoning.api import serve as run
+    except ImportError as exc:
+        typer.echo(f"错误: 查询服务需要安装 api 扩展（pip install -e \".[api]\"）：{exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"学区查询服务: http://{host}:{port}/docs（数据 {data}，{workers} 个进程）", err=True)
+    try:
+        run(data, host=host, port=port, workers=workers, cache_size=cache,
+            access_log=access_log)
+    except ZoningError as exc:
+        _fail(exc)
+
+
 # ------------------------------------------------------------------------------------ bring in
 _LEVEL_ZH = {"primary": "小学", "junior": "初中"}
 

@@ -20,6 +20,7 @@ whether the rules agree with the geometry (seeds 000 五(一): zones are publish
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import asdict, dataclass, field
 
@@ -126,6 +127,9 @@ class Resolver:
         self.links = zone_schools(zones)
         self._parcel_zone: dict[str, pd.DataFrame] = {}
         self._warnings: dict[str, pd.Series | None] = {}
+        # per (level, zone_id): zone name and its schools' facts; lookups are answered one at a
+        # time (a parent, the HTTP service), and pandas scalar access per query dominated them
+        self._zone_facts: dict[tuple[str, str], tuple[str, tuple]] = {}
 
     @property
     def addresses(self) -> AddressIndex:
@@ -134,7 +138,7 @@ class Resolver:
             self._addresses = AddressIndex.from_frame(self.dataset.addresses)
         return self._addresses
 
-    @property
+    @functools.cached_property
     def intake_year(self) -> int | None:
         """The coming intake: the year after the last enrolment year (None without enrolment)."""
         enrol = self.dataset.tables.get("enrolment")
@@ -256,22 +260,12 @@ class Resolver:
         if zone_id is None:
             return LevelAnswer(level, None, None, (), method, share, on_boundary, None,
                                f"未找到对口{lz}片区。" + _WHAT_IF_WRONG)
-        from zoning.capacity import ADVICE_ZH, WARNING_ZH
+        from zoning.capacity import ADVICE_ZH
 
-        zones, schools = self.dataset.zones, self.dataset.schools
-        sids = self.links.loc[self.links["zone_id"] == zone_id, "school_id"].tolist()
-        warn = self.warnings(level)
-        answers = []
-        for sid in sids:
-            if sid not in schools.index:
-                continue
-            p = schools.geometry.loc[sid]
-            w = None if warn is None else warn.get(sid)
-            answers.append(SchoolAnswer(sid, str(schools.at[sid, "name"]),
-                                        str(schools.at[sid, "level"]),
-                                        round(float(np.hypot(p.x - x, p.y - y)), 1), w,
-                                        WARNING_ZH.get(w) if w else None))
-        zname = str(zones.at[zone_id, "name"]) if "name" in zones.columns else zone_id
+        zname, facts = self._facts(level, zone_id)
+        answers = [SchoolAnswer(sid, name, slevel, round(float(np.hypot(px - x, py - y)), 1), w,
+                                wzh)
+                   for sid, name, slevel, px, py, w, wzh in facts]
         names = "、".join(a.name for a in answers) or "（片区未登记学校）"
         why = _METHOD_ZH.get(method, "")
         text = f"对口{lz}：{names}（{zname}，{why}"
@@ -289,6 +283,29 @@ class Resolver:
                          f"年级学位预警为{a.warning_zh}：{ADVICE_ZH[a.warning]}")
         return LevelAnswer(level, zone_id, zname, tuple(answers), method, share, on_boundary,
                            None, text)
+
+    def _facts(self, level: str, zone_id: str) -> tuple[str, tuple]:
+        """Zone name and ``(school_id, name, level, x, y, warning, warning_zh)`` per school."""
+        key = (level, zone_id)
+        hit = self._zone_facts.get(key)
+        if hit is not None:
+            return hit
+        from zoning.capacity import WARNING_ZH
+
+        zones, schools = self.dataset.zones, self.dataset.schools
+        sids = self.links.loc[self.links["zone_id"] == zone_id, "school_id"].tolist()
+        warn = self.warnings(level)
+        facts = []
+        for sid in sids:
+            if sid not in schools.index:
+                continue
+            p = schools.geometry.loc[sid]
+            w = None if warn is None else warn.get(sid)
+            facts.append((sid, str(schools.at[sid, "name"]), str(schools.at[sid, "level"]),
+                          float(p.x), float(p.y), w, WARNING_ZH.get(w) if w else None))
+        zname = str(zones.at[zone_id, "name"]) if "name" in zones.columns else zone_id
+        self._zone_facts[key] = (zname, tuple(facts))
+        return self._zone_facts[key]
 
     def _with_rules(self, res: LookupResult, text: str) -> LookupResult:
         """Cross-check the geometric answer against published text rules, when there are any."""
