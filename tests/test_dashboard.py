@@ -136,13 +136,18 @@ def _movable_parcel(ds):
     raise AssertionError("no movable parcel in the demo")
 
 
+def _move(at: AppTest, pid: str, to_zone: str) -> AppTest:
+    """Move one parcel by its code on the planners' page."""
+    at.text_area(key="move-ids").input(pid)
+    at.selectbox(key="move-to-ids").select(to_zone)
+    return at.button(key="move-ids-go").click().run()
+
+
 def test_planner_moving_a_parcel_fills_the_impact_table(data, small_demo):
     pid, _, to_zone, plan = _movable_parcel(small_demo)
     at = _app("app_pages/planner.py")
     assert "这是现行片区" in _texts(at)
-    at.text_area(key="move-ids").input(pid)
-    at.selectbox(key="move-to-ids").select(to_zone)
-    at.button(key="move-ids-go").click().run()
+    _move(at, pid, to_zone)
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["调整宗地"] == "1"
@@ -174,9 +179,7 @@ def test_planner_keeps_a_version_in_the_store(data, small_demo):
 
     pid, _, to_zone, _ = _movable_parcel(small_demo)
     at = _app("app_pages/planner.py")
-    at.text_area(key="move-ids").input(pid)
-    at.selectbox(key="move-to-ids").select(to_zone)
-    at.button(key="move-ids-go").click().run()
+    _move(at, pid, to_zone)
     at.text_input(key="plan-name").input("试调方案一")
     at.button(key="plan-save").click().run()
     assert not at.exception
@@ -374,9 +377,7 @@ def test_planner_lock_refuses_then_undo_unlocks(data, small_demo):
     at = _app("app_pages/planner.py")
     at.multiselect(key="locked-primary").set_value([frm]).run()
     assert not at.exception, at.exception
-    at.text_area(key="move-ids").input(pid)
-    at.selectbox(key="move-to-ids").select(to_zone)
-    at.button(key="move-ids-go").click().run()
+    _move(at, pid, to_zone)
     assert any("已锁定" in e.value for e in at.error)
     # nothing moved: the version shown is the lock itself
     assert {m.label: m.value for m in at.metric}["调整宗地"] == "0"
@@ -418,9 +419,7 @@ def test_planner_pasted_text_list_becomes_a_version(data, small_demo):
 def test_planner_year_by_year_transition(data, small_demo):
     pid, _, to_zone, _ = _movable_parcel(small_demo)
     at = _app("app_pages/planner.py")
-    at.text_area(key="move-ids").input(pid)
-    at.selectbox(key="move-to-ids").select(to_zone)
-    at.button(key="move-ids-go").click().run()
+    _move(at, pid, to_zone)
     at.button(key="transition-go").click().run()
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if "年份" in d.value.columns)
