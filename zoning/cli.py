@@ -95,11 +95,11 @@ def validate(
     Exit code 0 when there is no error (warnings allowed), 1 when there are errors, 2 when the data
     cannot be read.
     """
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
     from zoning.zones import validate as run
 
     try:
-        ds = GeoPackageStore(path).load()
+        ds = open_store(path).load()
         report = run(ds.zones, schools=ds.schools, parcels=ds.parcels, district=ds.district)
     except ZoningError as exc:
         _fail(exc)
@@ -132,10 +132,10 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Summarise a store: layers, counts of schools by level, zones, parcels, addresses."""
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        ds = GeoPackageStore(path).load()
+        ds = open_store(path).load()
     except ZoningError as exc:
         _fail(exc)
     summary = {
@@ -197,14 +197,14 @@ def import_(
 ) -> None:
     """Import a layer or table into a store, checked, atomically (a failure changes nothing)."""
     from zoning.io import LAYERS
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     who = actor or os.environ.get("USER", "unknown")
     kwargs = {}
     if kind in LAYERS:
         kwargs = {"source": coords, "encoding": encoding}
     try:
-        frame = GeoPackageStore(store).import_layer(kind, source, actor=who, **kwargs)
+        frame = open_store(store).import_layer(kind, source, actor=who, **kwargs)
     except ZoningError as exc:
         _fail(exc)
     typer.echo(f"已导入 {kind}: {len(frame)} 条 → {store}")
@@ -229,7 +229,7 @@ def audit(
     `verify` exits 0 when the chain is whole, 1 when an entry was edited or deleted (the first
     broken entry is named), 2 when the store cannot be read.
     """
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     if first == "verify":
         _audit_verify(second or _DEFAULT_DATA, head=head, migrate=migrate, as_json=as_json)
@@ -239,7 +239,7 @@ def audit(
                           "`zoning audit verify STORE`"))
     store = Path(first) if first else _DEFAULT_DATA
     try:
-        log = GeoPackageStore(store).audit_log()
+        log = open_store(store).audit_log()
     except ZoningError as exc:
         _fail(exc)
     if as_json:
@@ -252,10 +252,10 @@ def audit(
 
 
 def _audit_verify(store: Path, *, head: str | None, migrate: bool, as_json: bool) -> None:
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        s = GeoPackageStore(store)
+        s = open_store(store)
         if migrate:
             s.migrate()
         check = s.verify_audit(head=head)
@@ -287,7 +287,7 @@ def lookup(
 ) -> None:
     """Which primary and junior school serve an address, a 不动产单元号 or a point, and why."""
     from zoning.lookup import lookup as run
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     point = None
     if lonlat is not None:
@@ -301,7 +301,7 @@ def lookup(
         typer.echo("错误: 请给出 --address、--parcel 或 --lonlat 之一", err=True)
         raise typer.Exit(2)
     try:
-        ds = GeoPackageStore(data).load()
+        ds = open_store(data).load()
         res = run(ds, address=address, parcel=parcel, lonlat=point, coords=coords)
     except ZoningError as exc:
         _fail(exc)
@@ -339,10 +339,10 @@ def assign(
     from tqdm.auto import tqdm
 
     from zoning.lookup import Resolver
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        resolver = Resolver(GeoPackageStore(data).load())
+        resolver = Resolver(open_store(data).load())
     except ZoningError as exc:
         _fail(exc)
     if not input.exists():
@@ -389,10 +389,10 @@ def publish(
 ) -> None:
     """Write the zones as the 划片 text list a district publishes (roads, 单双号 ranges, 村/组)."""
     from zoning.publish import zone_text_list
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        text = zone_text_list(GeoPackageStore(data).load(), level=level)
+        text = zone_text_list(open_store(data).load(), level=level)
     except ZoningError as exc:
         _fail(exc)
     if out is None:
@@ -417,11 +417,11 @@ def crosscheck(
     """
     from zoning.address import parse_rule_list
     from zoning.lookup import Resolver
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
         rules = parse_rule_list(text.read_text(encoding="utf-8-sig"))
-        resolver = Resolver(GeoPackageStore(data).load())
+        resolver = Resolver(open_store(data).load())
         report = resolver.cross_check(rules, level=level, progress=sys.stderr.isatty())
     except (ZoningError, OSError) as exc:
         _fail(exc if isinstance(exc, ZoningError) else ZoningError(str(exc)))
@@ -455,10 +455,10 @@ def forecast(
 ) -> None:
     """Forecast starting-grade demand per school with an 80 % interval and the chance of red."""
     from zoning import forecast as fc
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        ds = GeoPackageStore(data).load()
+        ds = open_store(data).load()
         if backtest:
             res = fc.backtest(ds, level=level)
         else:
@@ -527,13 +527,13 @@ def capacity(
 
     from zoning import capacity as cap
     from zoning.maps import save_map
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     levels = ["primary", "junior"] if level == "all" else [level]
     try:
         settings = cap.CapacitySettings(primary_cap=primary_cap, junior_cap=junior_cap,
                                         yellow=yellow, red=red)
-        store = GeoPackageStore(data)
+        store = open_store(data)
         ds = store.load()
         applicants = store.read("applicants")
         if year is None:
@@ -632,7 +632,7 @@ def optimize(
 ) -> None:
     """Rebalance zones under the class caps, moving the fewest households (MIP, HiGHS)."""
     from zoning import optimize as opt
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     extra = {}
     for item in add_classes or []:
@@ -642,7 +642,7 @@ def optimize(
         extra[sid.strip()] = extra.get(sid.strip(), 0) + int(num)
     weights = opt.DEFAULT_WEIGHTS if tradeoff else opt.DEFAULT_WEIGHTS[:1]
     try:
-        ds = GeoPackageStore(data).load()
+        ds = open_store(data).load()
         res = opt.optimize(ds, level=level, year=year, time_limit=time_limit, n_blocks=blocks,
                            add_classes=extra, mip_rel_gap=gap, distance_weights=weights,
                            contiguity=contiguity)
@@ -772,13 +772,13 @@ def import_text(
     list or the store cannot be read, or --save is refused because the zones do not validate.
     """
     from zoning.io import write_layer
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
     from zoning.textimport import import_text as run
     from zoning.textimport import read_text_list
 
     mapping = _pairs(school_map, "--map")
     try:
-        store = GeoPackageStore(data)
+        store = open_store(data)
         ds = store.load()
         tl = read_text_list(text, sheet=sheet)
         res = run(ds, tl, level=level, school_map=mapping, progress=sys.stderr.isatty())
@@ -915,12 +915,12 @@ def import_plan(
     needs attention (listed), 2 when the file or the store cannot be read.
     """
     from zoning.simulate import export_plan, save_plan
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
     from zoning.textimport import import_plan as run
 
     mapping = _pairs(school_map, "--map")
     try:
-        store = GeoPackageStore(data)
+        store = open_store(data)
         ds = store.load()
         res = run(ds, file, level=level, school_column=school_column, zone_column=zone_column,
                   school_map=mapping, layer=layer, source=coords, encoding=encoding,
@@ -981,10 +981,10 @@ def export_plan_cmd(
 ) -> None:
     """Export a plan (or the zones in force) as a Shapefile, GeoJSON, GeoPackage or text list."""
     from zoning.simulate import current_plan, export_plan, load_plan
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        store = GeoPackageStore(data)
+        store = open_store(data)
         ds = store.load()
         p = load_plan(store, plan, crs=ds.crs) if plan else current_plan(ds, level=level)
         for path in out:
@@ -1067,11 +1067,11 @@ def lottery_commit(
     """
     from zoning import enroll as en
     from zoning import lottery as lot
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     t = _when(at)
     try:
-        store = GeoPackageStore(data)
+        store = open_store(data)
         ds = store.load()
         settings = en.EnrolSettings(siblings_together=siblings, own_area_quota=_quota(quota))
         apps = store.query("applicants", {"year": year})
@@ -1135,7 +1135,7 @@ def lottery_draw(
     """Draw from a published commitment and the announced seed; write the result and receipts."""
     from zoning import enroll as en
     from zoning import lottery as lot
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     t = _when(at)
     try:
@@ -1151,7 +1151,7 @@ def lottery_draw(
                             "detail": {"seed": d.seed, "applicants_sha256": d.applicants_sha256,
                                        "params_sha256": d.params_sha256,
                                        "admitted": len(d.admitted), "draw_file": dpath.name}})
-            GeoPackageStore(data).write_rows({}, audit=entries)
+            open_store(data).write_rows({}, audit=entries)
     except ZoningError as exc:
         _fail(exc)
     if as_json:
@@ -1211,10 +1211,10 @@ def enroll_import(
     """
     from zoning import enroll as en
     from zoning.io import atomic_path
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        rep = en.import_applicants(source, year=year, store=GeoPackageStore(data),
+        rep = en.import_applicants(source, year=year, store=open_store(data),
                                    actor=_who(actor))
     except ZoningError as exc:
         _fail(exc)
@@ -1301,7 +1301,7 @@ def enroll_run(
     """
     from zoning import enroll as en
     from zoning import lottery as lot
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     when = None if at == "replay" else _when(at)
     try:
@@ -1318,7 +1318,7 @@ def enroll_run(
                 draws[d.params.key] = d
         conf = _read_confirmations(confirmations) if confirmations else None
         settings = en.EnrolSettings(siblings_together=siblings, own_area_quota=_quota(quota))
-        res = en.run_season(GeoPackageStore(data), year=year, settings=settings,
+        res = en.run_season(open_store(data), year=year, settings=settings,
                             lottery_seed=seed, draws=draws, confirmations=conf, at=when,
                             override=_override(officer, override_reason), actor=_who(actor))
     except ZoningError as exc:
@@ -1363,10 +1363,10 @@ def enroll_checkin(
     unknown.
     """
     from zoning import enroll as en
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        r = en.checkin(GeoPackageStore(data), code, by=_who(by))
+        r = en.checkin(open_store(data), code, by=_who(by))
     except ZoningError as exc:
         zh = next((p.get("message_zh") for p in getattr(exc, "problems", [])
                    if isinstance(p, dict) and p.get("message_zh")), None)
@@ -1397,10 +1397,10 @@ def enroll_demo(
 ) -> None:
     """Write a realistic synthetic season of applications for the demo district (deterministic)."""
     from zoning import enroll as en
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
     try:
-        apps = en.demo_applicants(GeoPackageStore(data).load(), year=year, n=n, seed=seed)
+        apps = en.demo_applicants(open_store(data).load(), year=year, n=n, seed=seed)
     except ZoningError as exc:
         _fail(exc)
     _write_plain(apps, out)
