@@ -16,8 +16,8 @@ $(VENV)/.run-stamp: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dashboard]"
 	touch $@
 
-$(VENV)/.dev-stamp: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev]"
+$(VENV)/.dev-stamp: pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev,postgis]"
 	touch $@ $(VENV)/.run-stamp
 
 $(DEMO): | $(VENV)/.run-stamp

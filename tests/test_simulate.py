@@ -9,7 +9,7 @@ import shapely
 
 import zoning
 from zoning import simulate as sm
-from zoning.errors import ValidationError
+from zoning.errors import PlanConflict, ValidationError
 from zoning.store import GeoPackageStore
 
 
@@ -131,12 +131,20 @@ def test_merge_split_attach(small_demo, base, sim):
         sm.split_zone(base, frm, piece, to, [s_to], small_demo.parcels)
 
 
-def test_status_store_and_audit(small_demo_path, small_demo, base, sim, tmp_path):
+@pytest.fixture(params=["gpkg", "postgis"])
+def plan_store(request, small_demo_path, tmp_path):
+    """A store for plan versions, of each back end."""
+    if request.param == "postgis":
+        return request.getfixturevalue("pg_store")()
     import shutil
 
     path = tmp_path / "plans.gpkg"
     shutil.copy(small_demo_path, path)
-    store = GeoPackageStore(path)
+    return GeoPackageStore(path)
+
+
+def test_status_store_and_audit(small_demo, base, sim, plan_store):
+    store = plan_store
     pid, frm, to, *_ = _neighbour_pair(base, sim)
     draft = sm.move_parcels(base, [pid], to, small_demo.parcels, author="张工", note="试调")
     sm.save_plan(store, base, actor="张工")
@@ -162,6 +170,66 @@ def test_status_store_and_audit(small_demo_path, small_demo, base, sim, tmp_path
     assert "李科长" in set(log["actor"])
     with pytest.raises(ValidationError, match="no plan"):
         sm.load_plan(store, "nope")
+
+
+def test_two_planners_over_the_same_version(small_demo, base, sim, plan_store):
+    """Optimistic locking: the second save over the same version is refused, nothing lost."""
+    store = plan_store
+    pid, frm, to, *_ = _neighbour_pair(base, sim)
+    sm.save_plan(store, base, actor="张工")
+    mine = sm.move_parcels(base, [pid], to, small_demo.parcels, author="张工")
+    theirs = sm.attach_school(base, frm, [base.zones.at[to, "school_ids"]], author="王工")
+    sm.save_plan(store, mine, actor="张工")
+    with pytest.raises(PlanConflict) as err:
+        sm.save_plan(store, theirs, actor="王工")
+    msg = str(err.value)
+    assert mine.plan_id in msg and "张工" in msg and "本次未保存" in msg
+    assert set(sm.list_plans(store)["plan_id"]) == {base.plan_id, mine.plan_id}
+    # 王工 reloads the newer version and makes the edit again: accepted
+    again = sm.attach_school(sm.load_plan(store, mine.plan_id, crs=small_demo.crs), frm,
+                             [base.zones.at[to, "school_ids"]], author="王工")
+    sm.save_plan(store, again, actor="王工")
+    # a later edit of one's own saved version needs no reload; an alternative may branch off
+    sm.save_plan(store, sm.attach_school(again, to, [base.zones.at[frm, "school_ids"]]),
+                 actor="王工")
+    sm.save_plan(store, theirs, actor="王工", branch=True)
+    plans = sm.list_plans(store).set_index("plan_id")
+    assert plans.loc[again.plan_id, "base_id"] == mine.plan_id
+    assert plans.loc[theirs.plan_id, "branch"] == 1
+    assert store.verify_audit().ok
+
+
+@pytest.mark.parametrize("racers", [2, 6])
+def test_concurrent_approvals_exactly_one_wins(small_demo, base, sim, plan_store, racers):
+    import threading
+
+    store = plan_store
+    pid, frm, to, *_ = _neighbour_pair(base, sim)
+    draft = sm.move_parcels(base, [pid], to, small_demo.parcels)
+    evaluated = sm.set_status(draft, "evaluated", actor="张工")
+    sm.save_plan(store, evaluated, actor="张工")
+    approved = sm.set_status(evaluated, "approved", actor="x")
+    gate = threading.Barrier(racers)
+    outcome = []
+
+    def approve(i):
+        gate.wait()
+        try:
+            sm.save_plan(store, approved, actor=f"审批人{i}")
+            outcome.append("won")
+        except PlanConflict as exc:
+            outcome.append(str(exc))
+
+    threads = [threading.Thread(target=approve, args=(i,)) for i in range(racers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcome.count("won") == 1, outcome
+    assert all("already approved" in o for o in outcome if o != "won")
+    log = store.audit_log()
+    assert (log[log["target"] == draft.plan_id]["action"] == "plan_status").sum() == 1
+    assert store.verify_audit().ok
 
 
 def test_transition_by_hand(small_demo, base, sim):

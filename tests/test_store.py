@@ -1,4 +1,8 @@
-"""Tests for zoning.store: the GeoPackage store, its audit log, and failed writes."""
+"""Tests for zoning.store: the GeoPackage and PostGIS stores, their audit log, and failed writes.
+
+The tests that take ``store`` or ``empty_store`` run against both back ends (tests/conftest.py);
+those about the file itself (modes, damaged files, GeoPackage metadata) take ``gpkg``.
+"""
 
 from __future__ import annotations
 
@@ -66,10 +70,54 @@ def make_dataset() -> Dataset:
 
 
 @pytest.fixture
-def store(tmp_path) -> GeoPackageStore:
+def store(empty_store):
+    empty_store.save(make_dataset(), actor="setup")
+    return empty_store
+
+
+@pytest.fixture
+def gpkg(tmp_path) -> GeoPackageStore:
     s = GeoPackageStore(tmp_path / "district.gpkg")
     s.save(make_dataset(), actor="setup")
     return s
+
+
+def is_gpkg(store) -> bool:
+    return isinstance(store, GeoPackageStore)
+
+
+def name_of(store) -> str:
+    """What a message names the store by: the file name, or the PostGIS schema."""
+    return store.path.name if is_gpkg(store) else f"schema={store.schema}"
+
+
+def snapshot(store) -> str:
+    """A fingerprint of everything stored: the file's bytes, or every table's rows."""
+    if is_gpkg(store):
+        return sha(store.path)
+    d = store.dump()
+    parts = [f"{n}:{f.to_csv()}" for n, f in sorted({**d["layers"], **d["own"]}.items())]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def listing(store) -> list[str]:
+    return sorted(p.name for p in store.path.parent.iterdir()) if is_gpkg(store) else []
+
+
+def tamper(store, sql: str, *params) -> None:
+    """Edit the store behind its back, as a forger with database access would."""
+    if is_gpkg(store):
+        with closing(sqlite3.connect(store.path)) as con, con:
+            con.execute(sql, params)
+        return
+    import psycopg
+
+    sql = sql.replace("?", "%s").replace(
+        "sqlite_sequence SET seq = 1 WHERE name = 'audit_log'",
+        "zoning_state SET value = '1' WHERE key = 'audit_seq'")
+    with psycopg.connect(store._conninfo, autocommit=True) as con:
+        con.execute(f"SET search_path TO {store.schema}, public")
+        con.execute(sql, params)
 
 
 def assert_layer_equal(got: gpd.GeoDataFrame, want: gpd.GeoDataFrame) -> None:
@@ -110,7 +158,7 @@ def test_read_one_layer_and_unknown_name(store):
     with pytest.raises(ValidationError) as err:
         store.read("roads")
     msg = str(err.value)
-    assert "district.gpkg" in msg and "unknown layer 'roads'" in msg and "schools" in msg
+    assert name_of(store) in msg and "unknown layer 'roads'" in msg and "schools" in msg
 
 
 def test_read_known_kind_absent_from_store(store):
@@ -128,8 +176,8 @@ def test_missing_store(tmp_path):
     assert not (tmp_path / "none.gpkg").exists()
 
 
-def test_load_names_missing_layers(tmp_path):
-    s = GeoPackageStore(tmp_path / "d.gpkg")
+def test_load_names_missing_layers(empty_store):
+    s = empty_store
     ds = make_dataset()
     s.save(ds.with_layers(parcels=None, addresses=None))
     with pytest.raises(ValidationError, match=r"missing layer\(s\) parcels, addresses"):
@@ -150,25 +198,26 @@ def test_save_replaces_layer_contents(store):
 
 
 def test_save_without_id_index_is_refused(store):
-    before = sha(store.path)
+    before = snapshot(store)
     ds = make_dataset()
     with pytest.raises(ValidationError, match=r"layer 'zones': no zone_id.*set_index\('zone_id'\)"):
         store.save(ds.with_layers(zones=ds.zones.reset_index(drop=True)))
-    assert sha(store.path) == before
+    assert snapshot(store) == before
 
 
 def test_save_with_forbidden_column_is_refused(store):
-    before = sha(store.path)
+    before = snapshot(store)
     ds = make_dataset()
     bad = ds.tables["births"].assign(家长职业="x")
     with pytest.raises(PersonalDataError, match="家长职业"):
         store.save(ds.with_layers(tables={"births": bad}))
     with pytest.raises(PersonalDataError, match="guardian_income"):
         store.save(ds.with_layers(schools=ds.schools.assign(guardian_income=1)))
-    assert sha(store.path) == before
+    assert snapshot(store) == before
 
 
-def test_failed_save_half_way_leaves_store(store, monkeypatch):
+def test_failed_save_half_way_leaves_store(gpkg, monkeypatch):
+    store = gpkg
     before = sha(store.path)
     listing = sorted(p.name for p in store.path.parent.iterdir())
     real = pyogrio.write_dataframe
@@ -187,7 +236,30 @@ def test_failed_save_half_way_leaves_store(store, monkeypatch):
     assert sorted(p.name for p in store.path.parent.iterdir()) == listing
 
 
-def test_save_keeps_file_mode(store):
+def test_failed_save_half_way_leaves_postgis_store(pg_store, monkeypatch):
+    from zoning.postgis import PostGISStore
+
+    store = pg_store()
+    store.save(make_dataset(), actor="setup")
+    before = snapshot(store)
+    real = PostGISStore._replace_table
+    calls = []
+
+    def fail_on_third(self, con, name, frame):
+        calls.append(name)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        real(self, con, name, frame)
+
+    monkeypatch.setattr(PostGISStore, "_replace_table", fail_on_third)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.save(make_dataset().with_layers(zones=make_dataset().zones.iloc[:1]),
+                   actor="planner")
+    assert snapshot(store) == before and len(calls) == 3
+
+
+def test_save_keeps_file_mode(gpkg):
+    store = gpkg
     os.chmod(store.path, 0o644)
     store.save(make_dataset())
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o644
@@ -259,13 +331,11 @@ def bad_sources(tmp_path: Path) -> dict[str, tuple[Path, type, str]]:
 def test_failed_import_leaves_store(store, tmp_path, case):
     (tmp_path / "src").mkdir()
     src, error, text = bad_sources(tmp_path / "src")[case]
-    before = sha(store.path)
-    listing = sorted(p.name for p in store.path.parent.iterdir())
+    before, files = snapshot(store), listing(store)
     with pytest.raises(error) as err:
         store.import_layer("zones", src, actor="张老师")
     assert text in str(err.value) and src.name in str(err.value)
-    assert sha(store.path) == before
-    assert sorted(p.name for p in store.path.parent.iterdir()) == listing
+    assert snapshot(store) == before and listing(store) == files
 
 
 def test_import_unknown_kind(store, tmp_path):
@@ -273,9 +343,9 @@ def test_import_unknown_kind(store, tmp_path):
         store.import_layer("roads", tmp_path / "x.gpkg", actor="a")
 
 
-def test_import_into_new_store(tmp_path):
+def test_import_into_new_store(tmp_path, empty_store):
     src = write_file(make_dataset().schools, tmp_path / "s.gpkg", layer="schools")
-    s = GeoPackageStore(tmp_path / "new" / "store.gpkg")
+    s = empty_store
     s.import_layer("schools", src, actor="a")
     assert "schools" in s.layers() and "audit_log" in s.layers()
     assert s.audit_log()["action"].tolist() == ["import"]
@@ -304,8 +374,8 @@ def test_audit_appends_in_order(store):
     assert all(abs((now - t).total_seconds()) < 60 for t in times)
 
 
-def test_save_without_actor_writes_no_audit_row(tmp_path):
-    s = GeoPackageStore(tmp_path / "d.gpkg")
+def test_save_without_actor_writes_no_audit_row(empty_store):
+    s = empty_store
     s.save(make_dataset())
     assert s.audit_log().empty
     assert list(s.audit_log().columns)[:3] == ["entry_id", "at", "actor"]
@@ -338,7 +408,8 @@ def test_reading_never_writes(tmp_path):
         os.chmod(path, 0o644)
 
 
-def test_own_tables_registered_as_attributes(store):
+def test_own_tables_registered_as_attributes(gpkg):
+    store = gpkg
     with sqlite3.connect(store.path) as con:
         rows = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
         applicant_cols = [r[1] for r in con.execute("PRAGMA table_info(applicants)")]
@@ -352,7 +423,8 @@ def test_own_tables_registered_as_attributes(store):
         assert not any(w in col for w in ("occupation", "income", "job", "salary", "employer"))
 
 
-def test_damaged_store(store):
+def test_damaged_store(gpkg):
+    store = gpkg
     store.path.write_bytes(store.path.read_bytes()[:100])
     for call in (store.layers, store.audit_log, lambda: store.get_meta("k"),
                  lambda: store.audit("a", "b", "c")):
@@ -375,16 +447,28 @@ def test_open_store_gpkg_path(tmp_path):
     assert repr(s) == f"GeoPackageStore({str(tmp_path / 'd.gpkg')!r})"
 
 
-@pytest.mark.parametrize("url", ["postgresql://planner:s3cr3t@db.example/zoning",
-                                 "postgres://planner:s3cr3t@db.example:5432/zoning",
-                                 "postgresql://db.example/zoning?password=s3cr3t",
-                                 "postgresql://planner:p@ss:s3cr3t@db.example/zoning"])
+@pytest.mark.parametrize("url", ["postgresql://planner:s3cr3t@127.0.0.1:1/zoning",
+                                 "postgres://planner:s3cr3t@127.0.0.1:1/zoning?schema=yubei",
+                                 "postgresql://127.0.0.1:1/zoning?password=s3cr3t",
+                                 "postgresql://planner:p@ss:s3cr3t@127.0.0.1:1/zoning"])
 def test_open_store_postgres_does_not_leak_password(url):
+    pytest.importorskip("psycopg")
+    from zoning.postgis import PostGISStore
+
+    s = open_store(url)
+    assert isinstance(s, PostGISStore)
+    assert "s3cr3t" not in repr(s) and "planner" not in repr(s) and "127.0.0.1" in repr(s)
     with pytest.raises(ValidationError) as err:
-        open_store(url)
+        s.layers()  # nothing listens on port 1
     msg = str(err.value)
     assert "s3cr3t" not in msg and "planner" not in msg
-    assert "db.example" in msg and "PostGIS" in msg and ".gpkg" in msg
+    assert "127.0.0.1" in msg and "cannot connect" in msg and "postgis.sh" in msg
+
+
+def test_open_store_bad_schema_name():
+    pytest.importorskip("psycopg")
+    with pytest.raises(ValidationError, match="schema 'Yu Bei'"):
+        open_store("postgresql://127.0.0.1/zoning?schema=Yu Bei")
 
 
 def test_open_store_unknown_scheme():
@@ -406,11 +490,6 @@ def test_dataset_layer_lookup():
 # the audit log's hash chain
 
 
-def _tamper(path, sql, *params):
-    with closing(sqlite3.connect(path)) as con, con:
-        con.execute(sql, params)
-
-
 def test_verify_audit_whole_chain(store):
     for i in range(4):
         store.audit("张老师", "edit_zone", f"Z{i}", {"i": i})
@@ -424,7 +503,7 @@ def test_verify_audit_whole_chain(store):
 def test_verify_audit_detects_an_edited_entry(store):
     for i in range(4):
         store.audit("张老师", "edit_zone", f"Z{i}", {"i": i})
-    _tamper(store.path, "UPDATE audit_log SET detail = '{\"i\": 9}' WHERE entry_id = 3")
+    tamper(store, "UPDATE audit_log SET detail = '{\"i\": 9}' WHERE entry_id = 3")
     check = store.verify_audit()
     assert not check.ok and check.broken_entry == 3
     assert "edited" in check.problem and "第 3 条" in check.problem_zh
@@ -434,7 +513,7 @@ def test_verify_audit_detects_an_edited_entry(store):
 def test_verify_audit_detects_a_deleted_entry(store, deleted, broken):
     for i in range(4):
         store.audit("张老师", "edit_zone", f"Z{i}", {"i": i})
-    _tamper(store.path, "DELETE FROM audit_log WHERE entry_id = ?", deleted)
+    tamper(store, "DELETE FROM audit_log WHERE entry_id = ?", deleted)
     check = store.verify_audit()
     assert not check.ok and check.broken_entry == broken
     assert "deleted" in check.problem
@@ -444,11 +523,99 @@ def test_verify_audit_head_catches_a_recomputed_chain(store):
     store.audit("张老师", "edit_zone", "Z1", "x")
     head = store.verify_audit().head
     # a forger deletes the last entry and fixes the AUTOINCREMENT counter: the chain is whole
-    _tamper(store.path, "DELETE FROM audit_log WHERE entry_id = 2")
-    _tamper(store.path, "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'audit_log'")
+    tamper(store, "DELETE FROM audit_log WHERE entry_id = 2")
+    tamper(store, "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'audit_log'")
     assert store.verify_audit().ok
     check = store.verify_audit(head=head)
     assert not check.ok and head in check.problem
+
+
+def test_old_postgis_store_is_migrated(pg_store):
+    import psycopg
+
+    store = pg_store()
+    store.save(make_dataset(), actor="setup")
+    with psycopg.connect(store._conninfo, autocommit=True) as con:
+        con.execute(f"SET search_path TO {store.schema}, public")
+        con.execute("ALTER TABLE applicants DROP COLUMN sibling_group, DROP COLUMN disability")
+        con.execute("INSERT INTO applicants (applicant_id, year, level, id_number, name, "
+                    "birth_date, created_at) VALUES ('A1', 2027, 'primary', "
+                    "'11010520200101003X', '小明', '2020-01-01', '2027-05-01')")
+    store.migrate()
+    apps = store.read("applicants")
+    assert apps.loc[0, "applicant_id"] == "A1" and apps.loc[0, "disability"] == "none"
+    assert "sibling_group" in apps.columns and store.verify_audit().ok
+
+
+def test_postgis_store_has_spatial_indexes_and_srid(pg_store):
+    import psycopg
+
+    store = pg_store()
+    store.save(make_dataset(), actor="setup")
+    with psycopg.connect(store._conninfo, autocommit=True) as con:
+        idx = {r[0] for r in con.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND indexdef LIKE %s",
+            (store.schema, "%USING gist%"))}
+        srid = con.execute("SELECT srid FROM geometry_columns WHERE f_table_schema = %s AND "
+                           "f_table_name = 'zones'", (store.schema,)).fetchone()[0]
+    assert {f"{n}_geometry_idx" for n in ("schools", "zones", "parcels", "addresses",
+                                          "district")} <= idx
+    assert srid == 4545
+
+
+def test_missing_postgis_store_reads_nothing_and_creates_nothing(pg_store):
+    import psycopg
+
+    s = pg_store()
+    for call in (s.layers, s.load, lambda: s.read("zones"), s.audit_log):
+        with pytest.raises(ValidationError, match=f"schema={s.schema}: no store in this schema"):
+            call()
+    assert s.get_meta("k") is None and s.data_version() == ""
+    with psycopg.connect(s._conninfo, autocommit=True) as con:
+        assert con.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                           (s.schema,)).fetchone() is None
+
+
+def test_data_version_changes_with_layers_not_with_rows(store):
+    v0 = store.data_version()
+    store.audit("a", "b", "c")
+    assert store.data_version() == v0
+    store.save(make_dataset().with_layers(zones=make_dataset().zones.iloc[:1]))
+    assert store.data_version() != v0
+
+
+def test_copy_store_round_trip(store, pg_store, tmp_path):
+    """A full export of a store and a restore into an empty one give identical query results."""
+    from zoning.store import copy_store
+
+    store.audit("张老师", "edit_zone", "Z1", {"i": 1})
+    rows = pd.DataFrame({"applicant_id": ["A1"], "year": [2027], "level": ["primary"],
+                         "id_number": ["11010520200101003X"], "name": ["甲"],
+                         "birth_date": ["2020-01-01"], "created_at": ["2027-06-03"]})
+    store.write_rows({"applicants": rows}, audit=[{"actor": "a", "action": "import",
+                                                   "target": "applicants"}])
+    store.set_meta("schema", "7")
+    head = store.verify_audit().head
+    backup = GeoPackageStore(tmp_path / "backup.gpkg")
+    restored = pg_store()
+    copy_store(store, backup)
+    copy_store(backup, restored)
+    for copy in (backup, restored):
+        a, b = store.load(), copy.load()
+        for name in ("schools", "zones", "parcels", "addresses", "district"):
+            assert_layer_equal(getattr(b, name), getattr(a, name))
+        for name in a.tables:
+            pd.testing.assert_frame_equal(b.tables[name], a.tables[name], check_dtype=False)
+        for name in ("applicants", "audit_log", "plans"):
+            pd.testing.assert_frame_equal(copy.query(name), store.query(name), check_dtype=False)
+        assert copy.get_meta("schema") == "7"
+        check = copy.verify_audit(head=head)
+        assert check.ok and check.head == head
+        # the copy goes on appending to the same chain
+        copy.audit("b", "c", "d")
+        assert copy.verify_audit().ok and copy.audit_log()["entry_id"].iloc[-1] == 4
+    with pytest.raises(ValidationError, match="not empty"):
+        copy_store(store, backup)
 
 
 def test_old_store_is_migrated_and_chained(tmp_path):

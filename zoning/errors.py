@@ -10,7 +10,10 @@ from __future__ import annotations
 __all__ = [
     "CRSError",
     "InfeasibleError",
+    "PermissionDenied",
     "PersonalDataError",
+    "SignInError",
+    "PlanConflict",
     "UnitCodeError",
     "ValidationError",
     "ZoningError",
@@ -41,6 +44,14 @@ class ValidationError(ZoningError, ValueError):
 
 class PersonalDataError(ValidationError):
     """Input carries personal data the seeds forbid collecting (seeds 000 五(四))."""
+
+
+class PlanConflict(ValidationError):
+    """A plan save lost a race; nothing was written.
+
+    Another planner saved over the same version, or the stored plan's status moved on meanwhile:
+    reload the newer version and try again.
+    """
 
 
 class CRSError(ZoningError, ValueError):
@@ -81,6 +92,53 @@ class InfeasibleError(ZoningError, RuntimeError):
     def __init__(self, message: str, shortfall: dict | None = None):
         super().__init__(message)
         self.shortfall = dict(shortfall or {})
+
+
+class PermissionDenied(ZoningError, PermissionError):
+    """The signed-in user's role may not do this action (:func:`zoning.auth.require`).
+
+    The message is in Chinese (it is shown as it is): who, which role, which action, which roles
+    may, and what to do.
+
+    Parameters
+    ----------
+    message : str
+        The Chinese message.
+    action : str, optional
+        The refused action (``plan.approve`` …).
+    role : str, optional
+        The user's role (``parent`` for nobody signed in).
+    username : str, optional
+        The user (None for nobody signed in).
+    """
+
+    def __init__(self, message: str, *, action: str | None = None, role: str | None = None,
+                 username: str | None = None):
+        super().__init__(message)
+        self.message_zh = message
+        self.action = action
+        self.role = role
+        self.username = username
+
+
+class SignInError(ZoningError, PermissionError):
+    """Signing in failed, or a session is unknown, expired, revoked or of a disabled user.
+
+    The message is in Chinese and never says whether the user name or the password was wrong.
+
+    Parameters
+    ----------
+    message : str
+        The Chinese message.
+    reason : str, optional
+        Machine code: ``bad_credentials``, ``no_session``, ``expired``, ``revoked``,
+        ``disabled``, ``sign_in_required``.
+    """
+
+    def __init__(self, message: str, *, reason: str = "bad_credentials"):
+        super().__init__(message)
+        self.message_zh = message
+        self.reason = reason
 
 
 class ZoningWarning(UserWarning):

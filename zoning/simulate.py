@@ -91,6 +91,9 @@ class Plan:
         Zones whose outline or schools changed.
     locked : tuple of str
         Zones no edit may take parcels from (:func:`lock_zones`); children inherit them.
+    lineage : tuple of str
+        Ids of the versions this one was edited from, nearest first (the store checks that the
+        newest stored version is among them: optimistic locking, see :func:`save_plan`).
     """
 
     plan_id: str
@@ -105,6 +108,7 @@ class Plan:
     changed: tuple = ()
     changed_zones: tuple = ()
     locked: tuple = ()
+    lineage: tuple = ()
 
     def __repr__(self) -> str:
         return (f"Plan({self.plan_id!r}, level={self.level!r}, status={self.status!r}, "
@@ -118,7 +122,7 @@ class Plan:
                     zones=self.zones if zones is None else zones, parent_id=self.plan_id,
                     author=author or self.author, note=note, status="draft",
                     changed=tuple(changed), changed_zones=tuple(changed_zones),
-                    locked=self.locked)
+                    locked=self.locked, lineage=(self.plan_id, *self.lineage))
 
 
 def current_plan(dataset, *, level: str, author: str = "system", note: str = "现行片区") -> Plan:
@@ -463,20 +467,37 @@ def _payload(plan: Plan) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def save_plan(store, plan: Plan, *, actor: str) -> None:
+def save_plan(store, plan: Plan, *, actor: str, branch: bool = False) -> None:
     """Store a plan version (and its status change) with an audit entry, in one transaction.
+
+    Two planners who edit the same version cannot overwrite each other: the newest stored
+    version of the level must be one this plan was edited from (``plan.lineage``), else the save
+    is refused and nothing is written (optimistic locking). An alternative meant to sit beside
+    the line of versions (an optimiser's trade-off plan, a variant to compare) is saved with
+    ``branch=True``.
+
+    Parameters
+    ----------
+    store : GeoPackageStore or PostGISStore
+    plan : Plan
+    actor : str
+        Who saves; written to the audit log.
+    branch : bool
+        Save as an alternative: no head check, and it does not become the newest version.
 
     Raises
     ------
+    PlanConflict
+        Another planner saved a newer version meanwhile (load it and redo the edit, or save
+        with ``branch=True``), or another approver already moved the stored plan on.
     ValidationError
-        If a different plan is already stored under this id, or the stored status would go
-        backwards (another planner moved it on: reload it).
+        If a different plan is already stored under this id, or the status would skip a step.
     """
     store.save_plan_record({
         "plan_id": plan.plan_id, "parent_id": plan.parent_id, "level": plan.level,
         "author": plan.author, "note": plan.note, "status": plan.status,
         "created_at": plan.created_at, "payload": _payload(plan)}, actor=actor,
-        statuses=STATUSES)
+        statuses=STATUSES, lineage=plan.lineage, branch=branch)
 
 
 def load_plan(store, plan_id: str, *, crs=None) -> Plan:

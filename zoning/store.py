@@ -15,7 +15,8 @@ in order. The chain is public (no secret key): whoever can rewrite the file can 
 hash, so a district records the head hash elsewhere (a daily report) and checks it with
 ``verify_audit(head=...)``.
 
-The PostGIS back end (same schema, chosen with a ``postgresql://`` URL) is a later addition.
+The PostGIS back end (:mod:`zoning.postgis`) has the same schema and methods, chosen with a
+``postgresql://`` URL in :func:`open_store`; :func:`copy_store` moves a store between the two.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from zoning.errors import ValidationError
+from zoning.errors import PlanConflict, ValidationError
 from zoning.io import LAYERS, TABLES, atomic_path, read_layer, read_table, refuse_personal_fields
 
-__all__ = ["AuditCheck", "Dataset", "GeoPackageStore", "open_store"]
+__all__ = ["AuditCheck", "Dataset", "GeoPackageStore", "copy_store", "open_store"]
 
 # The store's own tables. Applicants hold only what the enrolment rules need (seeds 000 五(四)):
 # no guardian occupation or income column exists, and none can be added through the importer.
@@ -70,7 +71,9 @@ _OWN_TABLES = {
             note TEXT NOT NULL DEFAULT '',
             status TEXT NOT NULL DEFAULT 'draft',
             created_at TEXT NOT NULL,
-            payload TEXT NOT NULL DEFAULT '{}'
+            payload TEXT NOT NULL DEFAULT '{}',
+            base_id TEXT,
+            branch INTEGER NOT NULL DEFAULT 0
         )""",
     "applicants": """
         CREATE TABLE IF NOT EXISTS applicants (
@@ -138,7 +141,31 @@ _OWN_TABLES = {
             checked_in_at TEXT,
             checked_in_by TEXT
         )""",
+    # sign-in (zoning.auth): local users with salted slow hashes (argon2id), never the password
+    "users": """
+        CREATE TABLE IF NOT EXISTS users (
+            username TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL,
+            pw_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        )""",
+    # sessions: only the SHA-256 of the bearer token is stored; the token is shown once
+    "sessions": """
+        CREATE TABLE IF NOT EXISTS sessions (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT
+        )""",
 }
+
+# Columns of the own tables that are never handed out by :meth:`GeoPackageStore.read` (screens,
+# exports): password hashes are read only through :meth:`GeoPackageStore.query` by zoning.auth.
+_SECRET_COLUMNS = {"users": ("pw_hash",), "sessions": ("token_hash",)}
 
 # Indexes of the own tables. One active application per child and year, public or private,
 # never both (seeds 000 四(二)): a second one fails in the database even if two imports race.
@@ -321,10 +348,13 @@ class GeoPackageStore:
             with closing(self._connect()) as con:
                 if self._has_table(con, name):
                     # rowid order is insertion order: the audit log oldest first
-                    return pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", con)
+                    frame = pd.read_sql_query(f"SELECT * FROM {name} ORDER BY rowid", con)
+                    return frame.drop(columns=list(_SECRET_COLUMNS.get(name, ())),
+                                      errors="ignore")
             with closing(sqlite3.connect(":memory:")) as con:
                 con.execute(_OWN_TABLES[name])
-                return pd.read_sql_query(f"SELECT * FROM {name}", con)
+                frame = pd.read_sql_query(f"SELECT * FROM {name}", con)
+                return frame.drop(columns=list(_SECRET_COLUMNS.get(name, ())), errors="ignore")
         raise ValidationError(
             f"{self.path}: unknown layer {name!r}; known: "
             f"{', '.join([*LAYERS, *TABLES, *_OWN_TABLES])}"
@@ -392,15 +422,7 @@ class GeoPackageStore:
 
     def _write(self, frames: dict, *, actor: str | None, action: str, target: str,
                detail: str) -> None:
-        for name, frame in frames.items():
-            refuse_personal_fields(frame, layer=name)
-            id_col = LAYERS.get(name, {}).get("id")
-            if id_col and frame.index.name != id_col and id_col not in frame.columns:
-                raise ValidationError(
-                    f"layer {name!r}: no {id_col} (index is {frame.index.name!r}, columns "
-                    f"{', '.join(map(str, frame.columns))}); index the frame by {id_col} "
-                    f"(frame.set_index({id_col!r}) or frame.rename_axis({id_col!r})) before saving"
-                )
+        _check_frames(frames)
         if self.path.exists():
             with closing(self._connect()):
                 pass  # refuse to build on a damaged file
@@ -467,9 +489,7 @@ class GeoPackageStore:
 
     @staticmethod
     def _append_audit(con, actor, action, target, detail) -> None:
-        text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False,
-                                                                 default=str)
-        row = (_now(), str(actor), str(action), str(target), text)
+        row = (_now(), str(actor), str(action), str(target), _audit_text(detail))
         # insert first: from then on this transaction holds the write lock, so the previous
         # entry read below is the last one for good (two writers cannot chain to the same entry)
         cur = con.execute(
@@ -659,10 +679,9 @@ class GeoPackageStore:
         with closing(self._connect()) as con, con:
             self._ensure_own_tables(con)
 
-    def _own(self, name: str) -> None:
-        if name not in _OWN_TABLES or name == "meta":
-            raise ValidationError(f"{name!r} is not one of the store's own tables; use one of "
-                                  f"{', '.join(n for n in _OWN_TABLES if n != 'meta')}")
+    @staticmethod
+    def _own(name: str) -> None:
+        _check_own(name)
 
     @staticmethod
     def _check_columns(con, name: str, cols) -> None:
@@ -696,49 +715,135 @@ class GeoPackageStore:
         return None if row is None else row[0]
 
     # ---------------------------------------------------------------- plans
-    def save_plan_record(self, rec: dict, *, actor: str, statuses: tuple) -> None:
+    def save_plan_record(self, rec: dict, *, actor: str, statuses: tuple,
+                         lineage: tuple = (), branch: bool = False) -> None:
         """Insert a plan version, or move a stored one to its next status, with an audit entry.
 
-        One SQLite transaction: the plan row and its audit entry are written together or not
-        at all. A plan id names one version forever: its content never changes, only its
-        status, and only forwards (``statuses`` order) from the status it had when read.
+        One transaction: the plan row and its audit entry are written together or not at all.
+        A plan id names one version forever: its content never changes, only its status, and
+        only forwards (``statuses`` order), one step at a time.
+
+        Optimistic locking: the newest stored version of a level (its *head*) must be among the
+        new version's ancestors (``lineage``, nearest first) — the planner edited the latest
+        version. When two planners edit the same version, the first save becomes the head and
+        the second is refused with :class:`~zoning.errors.PlanConflict` naming the newer version;
+        nothing is overwritten. ``branch=True`` stores an alternative beside the line of versions
+        (an optimiser's trade-off plan, a variant to compare) without that check; it never
+        becomes the head. Of two approvers moving the same plan on, exactly one succeeds.
 
         Raises
         ------
+        PlanConflict
+            Another version was saved over the same one meanwhile, or the stored plan's status
+            moved on meanwhile (another approver).
         ValidationError
-            If the stored plan moved on meanwhile (another planner or approver), or the status
-            would go backwards.
+            The plan is stored with other content, or the status would skip or go backwards.
         """
         self._require()
         with closing(self._connect()) as con, con:
+            # take the write lock before reading: the head check and the insert cannot interleave
+            # with another process's save
+            con.execute("BEGIN IMMEDIATE")
             self._ensure_own_tables(con)
             row = con.execute("SELECT status, payload FROM plans WHERE plan_id = ?",
                               (rec["plan_id"],)).fetchone()
-            if row is None:
+            head = None
+            if row is None and not branch:
+                head = con.execute(
+                    "SELECT plan_id, author, created_at FROM plans WHERE level = ? AND branch = 0 "
+                    "ORDER BY rowid DESC LIMIT 1", (rec["level"],)).fetchone()
+            step = _plan_step(rec, row, statuses, lineage, head)
+            if step is None:
+                return
+            if step == "insert":
+                base = head[0] if head is not None else None
                 con.execute(
                     "INSERT INTO plans (plan_id, parent_id, level, author, note, status, "
-                    "created_at, payload) VALUES (:plan_id, :parent_id, :level, :author, :note, "
-                    ":status, :created_at, :payload)", rec)
+                    "created_at, payload, base_id, branch) VALUES (:plan_id, :parent_id, :level, "
+                    ":author, :note, :status, :created_at, :payload, :base_id, :branch)",
+                    {**rec, "base_id": base, "branch": int(branch)})
                 self._append_audit(con, actor, "plan_save", rec["plan_id"], {
-                    "parent_id": rec["parent_id"], "level": rec["level"],
-                    "status": rec["status"], "note": rec["note"]})
+                    "parent_id": rec["parent_id"], "base_id": base, "level": rec["level"],
+                    "status": rec["status"], "note": rec["note"], "branch": bool(branch)})
                 return
             old = row[0]
-            if row[1] != rec["payload"]:
-                raise ValidationError(f"plan {rec['plan_id']} is already stored with other "
-                                      "content; a stored plan never changes: edit it to make a "
-                                      "new version")
-            if old == rec["status"]:
-                return
-            if statuses.index(rec["status"]) != statuses.index(old) + 1:
-                raise ValidationError(f"plan {rec['plan_id']} is {old} in the store; it cannot "
-                                      f"become {rec['status']} (reload it and try again)")
             cur = con.execute("UPDATE plans SET status = ? WHERE plan_id = ? AND status = ?",
                               (rec["status"], rec["plan_id"], old))
-            if cur.rowcount != 1:  # pragma: no cover - guarded by the transaction
-                raise ValidationError(f"plan {rec['plan_id']} changed meanwhile; reload it")
+            if cur.rowcount != 1:  # pragma: no cover - guarded by the write lock
+                raise PlanConflict(_conflict_message(rec["plan_id"], old, rec["status"]))
             self._append_audit(con, actor, "plan_status", rec["plan_id"],
                                {"from": old, "to": rec["status"]})
+
+    def data_version(self) -> str:
+        """A token that changes whenever a layer or table is written (for caches)."""
+        self._require()
+        with closing(self._connect()) as con:
+            if not self._has_table(con, "gpkg_contents"):
+                return ""
+            row = con.execute("SELECT max(last_change) FROM gpkg_contents WHERE data_type IN "
+                              "('features', 'attributes') AND table_name NOT IN "
+                              f"({', '.join('?' * len(_OWN_TABLES))})",
+                              tuple(_OWN_TABLES)).fetchone()
+        return f"{self.path.stat().st_ino}:{row[0] or ''}"
+
+    def dump(self) -> dict:
+        """Everything in the store, for :func:`copy_store` (layers, tables, own tables, log)."""
+        return _dump(self)
+
+    def _meta_rows(self) -> pd.DataFrame:
+        with closing(self._connect()) as con:
+            if not self._has_table(con, "meta"):
+                return pd.DataFrame({"key": [], "value": []})
+            return pd.read_sql_query("SELECT key, value FROM meta ORDER BY rowid", con)
+
+    def _audit_seq(self) -> int | None:
+        with closing(self._connect()) as con:
+            if not self._has_table(con, "sqlite_sequence"):
+                return None
+            row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+        return None if row is None else int(row[0])
+
+    def restore(self, dump: dict, *, actor: str | None = None) -> None:
+        """Write a :meth:`dump` into this store, which must not hold data yet, atomically."""
+        frames = dump["layers"]
+        _check_frames(frames)
+        if self.path.exists():
+            with closing(self._connect()) as con:
+                have = {r[0] for r in con.execute("SELECT name FROM sqlite_master "
+                                                  "WHERE type = 'table'")}
+                used = have & {*LAYERS, *TABLES} or any(
+                    con.execute(f"SELECT count(*) FROM {n}").fetchone()[0]
+                    for n in _OWN_TABLES if n != "meta" and n in have)
+            if used:
+                raise ValidationError(f"{self.path}: the store is not empty; restore into a new "
+                                      "file")
+        with atomic_path(self.path, copy=self.path.exists()) as tmp:
+            for name, frame in frames.items():
+                out = frame.reset_index() if frame.index.name else frame
+                kwargs = {"layer": name, "driver": "GPKG"}
+                if isinstance(out, gpd.GeoDataFrame):
+                    kwargs["geometry_type"] = _geometry_type(out)
+                pyogrio.write_dataframe(out, tmp, **kwargs)
+            with closing(self._connect(tmp)) as con, con:
+                self._ensure_own_tables(con)
+                for name, frame in dump["own"].items():
+                    if not len(frame):
+                        continue
+                    have = {r[1] for r in con.execute(f"PRAGMA table_info({name})")}
+                    cols = [c for c in frame.columns if c in have]
+                    if name == "meta":
+                        con.execute("DELETE FROM meta")
+                    con.executemany(
+                        f"INSERT INTO {name} ({', '.join(cols)}) VALUES "
+                        f"({', '.join('?' * len(cols))})",
+                        zip(*(_sql_column(frame[c]) for c in cols), strict=True))
+                if dump.get("audit_seq"):
+                    con.execute("DELETE FROM sqlite_sequence WHERE name = 'audit_log'")
+                    con.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('audit_log', ?)",
+                                (int(dump["audit_seq"]),))
+                if actor is not None:
+                    self._append_audit(con, actor, "restore", "store",
+                                       f"{sum(len(f) for f in frames.values())} features")
 
     def plan_record(self, plan_id: str) -> dict:
         """One stored plan row as a dict.
@@ -761,6 +866,99 @@ class GeoPackageStore:
     def audit_log(self) -> pd.DataFrame:
         """The audit log, oldest first."""
         return self.read("audit_log")
+
+
+def _audit_text(detail) -> str:
+    return detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False,
+                                                             default=str)
+
+
+def _check_own(name: str) -> None:
+    if name not in _OWN_TABLES or name == "meta":
+        raise ValidationError(f"{name!r} is not one of the store's own tables; use one of "
+                              f"{', '.join(n for n in _OWN_TABLES if n != 'meta')}")
+
+
+def _check_frames(frames: dict) -> None:
+    """Refuse layers that carry forbidden personal fields or lack their id (before any write)."""
+    for name, frame in frames.items():
+        refuse_personal_fields(frame, layer=name)
+        id_col = LAYERS.get(name, {}).get("id")
+        if id_col and frame.index.name != id_col and id_col not in frame.columns:
+            raise ValidationError(
+                f"layer {name!r}: no {id_col} (index is {frame.index.name!r}, columns "
+                f"{', '.join(map(str, frame.columns))}); index the frame by {id_col} "
+                f"(frame.set_index({id_col!r}) or frame.rename_axis({id_col!r})) before saving"
+            )
+
+
+def _conflict_message(plan_id: str, old: str, new: str) -> str:
+    return (f"plan {plan_id} is already {old} in the store (another approver moved it on); it "
+            f"cannot become {new}: reload it (方案 {plan_id} 已被他人改为“{old}”，请重新载入后再操作)")
+
+
+def _plan_step(rec: dict, row, statuses: tuple, lineage: tuple, head) -> str | None:
+    """What saving ``rec`` does given the stored ``row`` (status, payload) and the level's head.
+
+    ``"insert"`` a new version, ``"update"`` its status, or None (already stored as it is).
+    """
+    if row is None:
+        if head is not None and head[0] not in lineage:
+            raise PlanConflict(
+                f"plan {rec['plan_id']} was edited from an older version: {head[1]} saved "
+                f"version {head[0]} of the {rec['level']} zones at {head[2]}, which this edit "
+                f"does not include. Nothing was saved. Load {head[0]} and make the edit again, "
+                f"or save this one as an alternative (branch=True). (已有更新的版本 {head[0]}"
+                f"（{head[1]}，{head[2]}）；本次未保存。请载入该版本后重新调整，或另存为备选方案。)")
+        return "insert"
+    old = row[0]
+    if row[1] != rec["payload"]:
+        raise ValidationError(f"plan {rec['plan_id']} is already stored with other content; a "
+                              "stored plan never changes: edit it to make a new version")
+    if old == rec["status"]:
+        if statuses.index(old) == 0:
+            return None  # the same draft saved twice
+        # a second approver: the first one already moved it to this status
+        raise PlanConflict(_conflict_message(rec["plan_id"], old, rec["status"]))
+    if statuses.index(rec["status"]) != statuses.index(old) + 1:
+        if statuses.index(rec["status"]) < statuses.index(old):
+            raise PlanConflict(_conflict_message(rec["plan_id"], old, rec["status"]))
+        raise ValidationError(f"plan {rec['plan_id']} is {old} in the store; it cannot become "
+                              f"{rec['status']} (reload it and try again)")
+    return "update"
+
+
+def _dump(store) -> dict:
+    """Everything in a store as frames: ``layers`` (layers and tables), ``own`` tables, counter."""
+    present = set(store.layers())
+    layers = {n: store.read(n) for n in (*LAYERS, *TABLES) if n in present}
+    own = {n: store.query(n) for n in _OWN_TABLES if n != "meta"}
+    own["meta"] = store._meta_rows()
+    return {"layers": layers, "own": own, "audit_seq": store._audit_seq()}
+
+
+def copy_store(source, target, *, actor: str | None = None) -> None:
+    """Copy every layer, table, plan version, applicant row and the audit log into an empty store.
+
+    The audit log is copied entry by entry with its hashes, so ``verify_audit`` on the copy gives
+    the same head as on the source; a ``restore`` entry is then appended when ``actor`` is given.
+    Used to move a district from its GeoPackage into PostGIS, to back a store up (export to a new
+    ``.gpkg``) and to restore it.
+
+    Parameters
+    ----------
+    source, target : store or str
+        Stores or what :func:`open_store` takes (a ``.gpkg`` path or a ``postgresql://`` URL).
+        ``target`` must hold no data yet.
+
+    Raises
+    ------
+    ValidationError
+        If the target already holds data (nothing is written), or the source cannot be read.
+    """
+    src = open_store(source) if isinstance(source, str | os.PathLike) else source
+    dst = open_store(target) if isinstance(target, str | os.PathLike) else target
+    dst.restore(src.dump(), actor=actor)
 
 
 def _sql_value(v):
@@ -849,25 +1047,32 @@ def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
     return "Unknown"
 
 
-def open_store(url: str | os.PathLike) -> GeoPackageStore:
-    """Open a store from a path to a ``.gpkg`` file (a ``postgresql://`` URL comes later).
+def open_store(url: str | os.PathLike):
+    """Open a store: a path to a ``.gpkg`` file, or a ``postgresql://`` URL (extra ``postgis``).
+
+    Returns
+    -------
+    GeoPackageStore or zoning.postgis.PostGISStore
+        Both offer the same methods.
 
     Raises
     ------
     ValidationError
-        For a URL scheme that is not supported yet.
+        For an unknown URL scheme (the message never shows a password).
     """
+    if not isinstance(url, str | os.PathLike) or isinstance(url, bytes):
+        return url  # already a store
     text = str(url)
     if "://" in text:
         parts = urlsplit(text)
+        if parts.scheme in ("postgresql", "postgres"):
+            from zoning.postgis import PostGISStore
+
+            return PostGISStore(text)
         # never echo credentials: user, password and query (?password=...) are left out
         shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
-        if parts.scheme in ("postgresql", "postgres"):
-            raise ValidationError(
-                f"{shown}: the PostGIS back end is not available in this version; "
-                "use a .gpkg file"
-            )
         raise ValidationError(
-            f"{shown}: unknown store URL scheme {parts.scheme!r}; use a path to a .gpkg file"
+            f"{shown}: unknown store URL scheme {parts.scheme!r}; use a path to a .gpkg file "
+            "or a postgresql:// URL"
         )
     return GeoPackageStore(text)
