@@ -1063,6 +1063,10 @@ def open_store(url: str | os.PathLike):
     if not isinstance(url, str | os.PathLike) or isinstance(url, bytes):
         return url  # already a store
     text = str(url)
+    # a URL that went through pathlib (a CLI option typed Path) lost one slash: postgresql:/host
+    for scheme in ("postgresql:/", "postgres:/"):
+        if text.startswith(scheme) and not text.startswith(scheme + "/"):
+            text = scheme + "/" + text[len(scheme):]
     if "://" in text:
         parts = urlsplit(text)
         if parts.scheme in ("postgresql", "postgres"):
