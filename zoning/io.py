@@ -720,6 +720,10 @@ class atomic_path:  # noqa: N801 - used like a function: ``with atomic_path(p) a
     With ``copy=True`` the temporary file starts as a copy of ``path`` (for updates in place).
     The replaced file keeps the permissions of the original (a new one gets the usual ones for
     the user's umask, not the owner-only mode of a temporary file).
+
+    A writer killed outright (power cut, ``kill -9``) cannot clean up: its temporary file carries
+    its process id, and the next write beside the same file removes the copies whose writer is
+    gone.
     """
 
     def __init__(self, path: str | os.PathLike, *, copy: bool = False):
@@ -728,8 +732,10 @@ class atomic_path:  # noqa: N801 - used like a function: ``with atomic_path(p) a
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_orphans()
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent
+            prefix=f".{self.path.stem}.{os.getpid()}.", suffix=self.path.suffix,
+            dir=self.path.parent
         )
         os.close(fd)
         self.tmp = Path(tmp)
@@ -758,10 +764,32 @@ class atomic_path:  # noqa: N801 - used like a function: ``with atomic_path(p) a
         return False
 
     def _clean(self) -> None:
-        # SQLite leaves -journal/-wal/-shm files beside a GeoPackage it was writing
-        pattern = glob.escape(str(self.tmp)) + "-*"
-        for extra in (self.tmp, *map(Path, glob.glob(pattern))):
-            extra.unlink(missing_ok=True)
+        _unlink_with_sidecars(self.tmp)
+
+    def _remove_orphans(self) -> None:
+        """Remove temporary copies left by writers of ``path`` that were killed."""
+        pattern = f".{glob.escape(self.path.stem)}.*{glob.escape(self.path.suffix)}"
+        for tmp in self.path.parent.glob(pattern):
+            pid = tmp.name[len(self.path.stem) + 2:].split(".", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                _unlink_with_sidecars(tmp)
+
+
+def _unlink_with_sidecars(path: Path) -> None:
+    # SQLite leaves -journal/-wal/-shm files beside a GeoPackage it was writing
+    pattern = glob.escape(str(path)) + "-*"
+    for extra in (path, *map(Path, glob.glob(pattern))):
+        extra.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _mode_for(path: Path) -> int:
