@@ -442,10 +442,10 @@ def test_season_outside_its_window_needs_an_officer(ds):
 
 # ------------------------------------------------------------------------------------ import
 @pytest.fixture
-def store(tmp_path, ds):
-    s = GeoPackageStore(tmp_path / "tiny.gpkg")
-    s.save(ds, actor="setup")
-    return s
+def store(empty_store, ds):
+    """The tiny district in a store of each back end (GeoPackage, PostGIS)."""
+    empty_store.save(ds, actor="setup")
+    return empty_store
 
 
 def _csv(tmp_path, rows, name="apps.csv", **rename):
@@ -571,7 +571,9 @@ def test_season_saved_notices_checkin_and_audit(store, ds):
         run_season(store, year=YEAR, settings=SETTINGS)
 
 
-def test_tampered_audit_log_is_detected_by_the_cli(store, ds):
+def test_tampered_audit_log_is_detected_by_the_cli(tmp_path, ds):
+    store = GeoPackageStore(tmp_path / "tiny.gpkg")  # tampered with through SQLite
+    store.save(ds, actor="setup")
     imp = import_applicants(frame(person("A1"), person("A2")).drop(columns="applicant_id"),
                             year=YEAR, store=store, actor="张老师")
     assert imp.saved

@@ -56,7 +56,7 @@ from zoning.capacity import CapacitySettings, capacity_table
 from zoning.errors import ValidationError
 from zoning.io import refuse_personal_fields
 from zoning.lottery import CST
-from zoning.store import Dataset, GeoPackageStore
+from zoning.store import Dataset, GeoPackageStore, open_store
 from zoning.unitcode import parse_many
 from zoning.zones import school_level_serves, zone_schools
 
@@ -1905,8 +1905,9 @@ def run_season(source, applicants: pd.DataFrame | None = None, *, year: int,
     timeline = timeline or Timeline.for_year(year)
     store = None
     if isinstance(source, str | os.PathLike):
-        source = GeoPackageStore(source)
-    if isinstance(source, GeoPackageStore):
+        source = open_store(source)
+    # a store of any back end, or a zoning.auth guard over one (the CLI and dashboard's)
+    if not isinstance(source, Dataset) and hasattr(source, "query"):
         store = source
         dataset = store.load()
         if applicants is None:
