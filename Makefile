@@ -17,7 +17,7 @@ $(VENV)/.run-stamp: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-stamp: pyproject.toml Makefile | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev,postgis]"
+	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev,postgis,scale]"
 	touch $@ $(VENV)/.run-stamp
 
 $(DEMO): | $(VENV)/.run-stamp
@@ -37,7 +37,7 @@ test-fast: $(VENV)/.dev-stamp
 	$(BIN)/python -m pytest -m "not slow"
 
 $(VENV)/.bench-stamp: pyproject.toml | $(VENV)/.dev-stamp
-	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev,bench]"
+	$(BIN)/python -m pip install --quiet -e ".[dashboard,api,dev,scale,bench]"
 	touch $@
 
 bench: $(VENV)/.bench-stamp $(DEMO)

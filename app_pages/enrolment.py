@@ -4,7 +4,9 @@ The run goes from eligibility to notices; the private-school lotteries are re-ch
 published files; schools check pupils in by 报到码.
 
 Everything is :mod:`zoning.enroll` and :mod:`zoning.lottery`; ID numbers and names are masked on
-screen (seeds 000 五(四)), and every step goes to the store's hash-chained audit log.
+screen (seeds 000 五(四)) unless the officer asks to see them in full (that read is audited), and
+every step goes to the store's hash-chained audit log under the signed-in officer's name. Only the
+enrolment officer's role sees this page (:mod:`zoning.auth`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app_pages.shared import (
     intake_year,
     mask_name,
     message_zh,
+    require_page,
     resolver,
     store,
 )
@@ -31,6 +34,13 @@ from zoning.errors import ZoningError
 ROUTE_ZH = enroll.ROUTE_ZH
 OUTCOME_ZH = enroll.OUTCOME_ZH
 LEVEL_ZH = {"primary": "小学", "junior": "初中"}
+
+
+def _masked_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """Applications as every screen shows them by default: ID numbers and names masked."""
+    from zoning.auth import mask_records
+
+    return mask_records("applicants", frame)
 
 
 def _masked(frame: pd.DataFrame) -> pd.DataFrame:
@@ -69,11 +79,25 @@ def _verify_lotteries(ds, result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _applicants(s, year: int, *, refresh: bool = False) -> pd.DataFrame:
+    """The season's applications, read once per session (each read is audited by the guard)."""
+    key = f"apps-{year}"
+    if refresh or key not in st.session_state:
+        try:
+            st.session_state[key] = s.query("applicants", {"year": year})
+        except ZoningError as exc:
+            st.error(message_zh(exc))
+            return pd.DataFrame()
+    return st.session_state[key]
+
+
 st.title("招生录取")
+user = require_page("applicants.read")
 ds, _ = dataset()
 year = st.sidebar.selectbox("招生年份", [intake_year(), intake_year() - 1])
-officer = st.sidebar.text_input("经办人", value="招生办", key="officer")
-st.caption(f"{district_name()} · {year}年秋季入学 · 身份证号和姓名在本页均已脱敏显示")
+officer = user.username
+st.caption(f"{district_name()} · {year}年秋季入学 · 经办人：{user.label_zh} · "
+           "身份证号和姓名默认脱敏显示")
 s = store()
 
 tab_dates, tab_apps, tab_run, tab_lottery, tab_checkin = st.tabs(
@@ -84,11 +108,7 @@ with tab_dates:
     _timeline(year)
 
 with tab_apps:
-    try:
-        apps = s.query("applicants", {"year": year})
-    except ZoningError as exc:
-        st.error(message_zh(exc))
-        apps = pd.DataFrame()
+    apps = _applicants(s, year)
     a, b, c = st.columns(3)
     a.metric("报名人数", f"{len(apps):,}")
     if len(apps):
@@ -104,6 +124,7 @@ with tab_apps:
             except ZoningError as exc:
                 st.error(message_zh(exc))
             else:
+                _applicants(s, year, refresh=True)
                 st.success(f"已导入 {len(report.accepted):,} 条，退回 {report.n_rejected_rows:,} 行。")
                 if len(report.rejected):
                     st.dataframe(report.rejected[["row", "applicant_id", "id_masked", "field",
@@ -115,8 +136,22 @@ with tab_apps:
         with st.spinner("正在生成并导入…"):
             report = enroll.import_applicants(enroll.demo_applicants(ds, year=year), year=year,
                                               store=s, actor=officer)
+        _applicants(s, year, refresh=True)
         st.success(f"已导入 {len(report.accepted):,} 条演示报名。")
         st.rerun()
+    if len(apps):
+        full = st.toggle("显示完整身份证号和姓名（仅招生工作人员；本次查看记入审计日志）",
+                         key="apps-full")
+        shown = apps if full else _masked_ids(apps)
+        if full and not st.session_state.get(f"apps-full-logged-{year}"):
+            s.audit(officer, "applicants_unmasked", f"applicants {year}",
+                    {"rows": len(apps), "screen": "招生录取/报名"})
+            st.session_state[f"apps-full-logged-{year}"] = True
+        st.dataframe(shown[["applicant_id", "id_number", "name", "level", "application_type",
+                            "school_id", "category", "status"]].rename(columns={
+            "applicant_id": "报名号", "id_number": "身份证号", "name": "姓名", "level": "学段",
+            "application_type": "类型", "school_id": "报名学校", "category": "类别",
+            "status": "状态"}), hide_index=True, width="stretch", height=280)
 
 with tab_run:
     st.caption("资格审核（三对口等，逐条注明依据）→ 民办摇号与确认 → 公办录取 → 统筹安排 → "

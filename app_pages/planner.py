@@ -3,7 +3,9 @@
 seeds 000 五(一): zones stay stable, and a change is argued, evaluated, approved and published in
 advance; this page is the evaluation. Every edit makes a new immutable plan version
 (:mod:`zoning.simulate`); undo goes back to the parent, and nothing is written to the store until
-the planner keeps a version.
+the planner keeps a version. Planners save drafts; approvers evaluate, approve and publish stored
+versions (审批 tab). Both sign in; the store checks each role (:mod:`zoning.auth`), and the audit
+log records the signed-in user.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from app_pages.shared import (
     district_name,
     level_radio,
     message_zh,
+    require_page,
     simulator,
     store,
 )
 from zoning import simulate as sim
+from zoning.auth import can
 from zoning.capacity import warning_map
 from zoning.crs import to_web, to_working_gdf
 from zoning.errors import InfeasibleError, ZoningError
@@ -337,12 +341,67 @@ def _text_panel(ds, level: str, v: dict) -> None:
         st.rerun()
 
 
+# ------------------------------------------------------------------------------ approval
+_STATUS_ZH = {"draft": "草稿", "evaluated": "已评估", "approved": "已批准", "published": "已发布"}
+_STEP = {"evaluated": ("evaluate", "评估"), "approved": ("approve", "批准"),
+         "published": ("publish", "发布")}
+
+
+def _approval_panel(ds, level: str, simr, base, user) -> None:
+    """Stored versions of the level; an approver moves one to its next status (seeds 000 五(一))."""
+    s = store()
+    try:
+        plans = sim.list_plans(s)
+    except ZoningError as exc:
+        st.error(message_zh(exc))
+        return
+    plans = plans[plans["level"] == level].iloc[::-1]
+    if plans.empty:
+        st.info("本学段还没有保存的方案版本：规划人员在“版本”中保存草稿后，审批人员在此评估、批准和发布。")
+        return
+    st.dataframe(pd.DataFrame({"方案": plans["plan_id"], "名称": plans["note"],
+                               "作者": plans["author"],
+                               "状态": plans["status"].map(_STATUS_ZH).fillna(plans["status"]),
+                               "保存时间": plans["created_at"]}),
+                 hide_index=True, width="stretch", height=180)
+    by_id = plans.set_index("plan_id")
+    pick = st.selectbox("方案", list(by_id.index), key="approve-pick",
+                        format_func=lambda p: f"{by_id.at[p, 'note'] or '未命名'}（{p[:6]}，"
+                                              f"{_STATUS_ZH.get(by_id.at[p, 'status'], '')}）")
+    status = str(by_id.at[pick, "status"])
+    at = sim.STATUSES.index(status) if status in sim.STATUSES else len(sim.STATUSES)
+    nxt = sim.STATUSES[at + 1] if at + 1 < len(sim.STATUSES) else None
+    if nxt is None:
+        st.success("该方案已发布。")
+        return
+    step, step_zh = _STEP[nxt]
+    if not can(user, f"plan.{step}"):
+        st.caption(f"该方案当前为{_STATUS_ZH.get(status, status)}；评估、批准和发布由审批人员办理"
+                   "（《重庆市教育委员会关于做好2024年义务教育招生入学工作的通知》五(一)）。")
+        return
+    plan = sim.load_plan(s, pick, crs=ds.crs)
+    if nxt == "evaluated":
+        st.info("与现行片区相比：" + simr.impact(base, plan).summary_zh())
+    if st.button(f"{step_zh}此方案", type="primary", key=f"plan-{step}"):
+        try:
+            sim.save_plan(s, sim.set_status(plan, nxt, actor=user.username), actor=user.username)
+        except ZoningError as exc:
+            st.error(f"{step_zh}失败：{message_zh(exc)}")
+        else:
+            st.session_state["approval_done"] = f"已{step_zh}方案 {pick}，记入审计日志。"
+            st.rerun()
+    done = st.session_state.pop("approval_done", None)
+    if done:
+        st.success(done)
+
+
 # ------------------------------------------------------------------------------ page
 st.title("片区调整")
+user = require_page("plan.view")
 ds, _ = dataset()
 level = level_radio()
-st.sidebar.text_input("规划人员", value="planner", key="planner_name",
-                      help="记录在方案版本和审计日志中")
+# the signed-in user is the author of versions and the actor in the audit log
+st.session_state["planner_name"] = user.username
 simr, _ = simulator(level)
 v = _versions(level)
 base, head = v["plans"][v["base"]], v["plans"][v["head"]]
@@ -388,8 +447,8 @@ with right:
     st.multiselect("锁定片区（不能从中调出宗地）", zone_ids, key=f"locked-{level}",
                    format_func=lambda z: f"{zone_names[z]}（{z}）", on_change=_lock,
                    args=(level,), placeholder="未锁定")
-    tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt, tab_text = st.tabs(
-        ["圈选移入", "按宗地号", "调整边界", "版本", "优化", "划片文字"])
+    tab_draw, tab_ids, tab_redraw, tab_versions, tab_opt, tab_text, tab_approve = st.tabs(
+        ["圈选移入", "按宗地号", "调整边界", "版本", "优化", "划片文字", "审批"])
     try:
         st.session_state["drawn"] = _drawn_polygon(out.get("last_active_drawing"), ds.crs)
     except ZoningError as exc:
@@ -428,12 +487,16 @@ with right:
                  args=(level, "redo"))
         name = st.text_input("版本名称", value=head.note if head.plan_id != v["base"] else "",
                              key="plan-name")
-        if st.button("保存此版本", disabled=head.plan_id == v["base"], key="plan-save"):
+        may_save = can(user, "plan.edit")
+        if not may_save:
+            st.caption("保存方案草稿由规划人员办理；审批人员可在此试调、比较，在“审批”中评估、批准和发布。")
+        if st.button("保存此版本", disabled=head.plan_id == v["base"] or not may_save,
+                     key="plan-save"):
             kept = dataclasses.replace(head, note=name or head.note)
             try:
-                sim.save_plan(store(), kept, actor=st.session_state["planner_name"])
+                sim.save_plan(store(), kept, actor=user.username)
             except ZoningError as exc:
-                st.error(f"保存失败：{exc}")
+                st.error(f"保存失败：{message_zh(exc)}")
             else:
                 v["plans"][kept.plan_id] = kept
                 st.success(f"已保存版本 {kept.plan_id}（草稿），记入审计日志。")
@@ -473,4 +536,6 @@ with right:
         _optimiser_panel(ds, level, simr, v)
     with tab_text:
         _text_panel(ds, level, v)
+    with tab_approve:
+        _approval_panel(ds, level, simr, base, user)
 

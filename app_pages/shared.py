@@ -1,12 +1,19 @@
-"""What the dashboard's pages share: the district read once, cached engines, small widgets.
+"""What the dashboard's pages share: the district read once, cached engines, sign-in, widgets.
 
 Thin by design: every number comes from :mod:`zoning`; this module only caches it per data file and
 turns errors into messages a user can act on. ``ZONING_DATA`` names the GeoPackage (default
 ``data/demo.gpkg``).
+
+Sign-in (:mod:`zoning.auth`): the parents' page needs none; the others need a signed-in user of the
+right role. The session's bearer token lives in this browser tab's session state only, and is
+checked on every run (expiry, sign-out, a disabled user). Every write of every page goes through
+:func:`store`, the guarded store of the signed-in user: the role check, the audit log's actor and
+the masking of applicants' data happen there, not in the pages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -69,11 +76,114 @@ def dataset():
         st.stop()
 
 
-def store():
-    """The district's store (for plan versions, applicants and the audit log)."""
-    from zoning.store import GeoPackageStore
+def raw_store():
+    """The district's store itself (sign-in only; pages write through :func:`store`)."""
+    from zoning.store import open_store
 
-    return GeoPackageStore(data_path())
+    return open_store(data_path())
+
+
+def store():
+    """The district's store as the signed-in user may use it (:func:`zoning.auth.guard`)."""
+    from zoning.auth import guard
+
+    return guard(raw_store(), current_user())
+
+
+_TOKEN = "auth_token"
+_NOTICE = "auth_notice"
+
+
+def current_user():
+    """The signed-in :class:`zoning.auth.User`, or None (a parent); an ended session signs out."""
+    from zoning.auth import session_user
+    from zoning.errors import SignInError
+
+    token = st.session_state.get(_TOKEN)
+    if not token or not data_path().exists():
+        return None
+    try:
+        return session_user(raw_store(), token)
+    except SignInError as exc:
+        st.session_state.pop(_TOKEN, None)
+        st.session_state[_NOTICE] = exc.message_zh
+    except ZoningError:
+        st.session_state.pop(_TOKEN, None)
+    return None
+
+
+def _sign_in() -> None:
+    """Form callback: check the password, keep the token in this tab's session state."""
+    from zoning.auth import AuthSettings, sign_in
+    from zoning.errors import SignInError
+
+    name = (st.session_state.get("signin-user") or "").strip()
+    password = st.session_state.get("signin-password") or ""
+    if not name or not password:
+        st.session_state[_NOTICE] = "请输入用户名和密码。"
+        return
+    try:
+        session = sign_in(raw_store(), name, password, settings=AuthSettings.from_env())
+    except SignInError as exc:
+        st.session_state[_NOTICE] = exc.message_zh
+    except ZoningError as exc:
+        st.session_state[_NOTICE] = f"无法登录：{message_zh(exc)}"
+    else:
+        st.session_state[_TOKEN] = session.token
+        st.session_state.pop(_NOTICE, None)
+
+
+def _sign_out() -> None:
+    from zoning.auth import sign_out
+
+    token = st.session_state.pop(_TOKEN, None)
+    if token:
+        with contextlib.suppress(ZoningError):  # forgotten here either way
+            sign_out(raw_store(), token)
+    st.session_state[_NOTICE] = "已退出登录。"
+
+
+def sign_in_box(user) -> None:
+    """The sidebar's sign-in form for staff, or who is signed in and a sign-out button."""
+    from zoning.auth import has_users
+
+    box = st.sidebar.container(border=True)
+    notice = st.session_state.pop(_NOTICE, None)
+    if user is not None:
+        box.markdown(f"**已登录**：{user.label_zh}")
+        box.button("退出登录", key="signout", on_click=_sign_out)
+        return
+    if notice:
+        box.warning(notice)
+    with box.form("signin", clear_on_submit=True, border=False):
+        st.markdown("**工作人员登录**")
+        st.caption("家长查询对口学校无需登录。")
+        st.text_input("用户名", key="signin-user")
+        st.text_input("密码", type="password", key="signin-password")
+        st.form_submit_button("登录", on_click=_sign_in, key="signin-go")
+    try:
+        empty = data_path().exists() and not has_users(raw_store())
+    except ZoningError:
+        empty = False
+    if empty:
+        box.caption("本数据尚无工作人员账号：请先在命令行运行 "
+                    f"`zoning user add 用户名 --role admin --data {data_path()}`；演示数据的账号由 "
+                    "`zoning demo` 生成，见数据文件旁的 *-users.txt。")
+
+
+def require_page(action: str):
+    """The signed-in user when they may see this page; otherwise a message, and stop."""
+    from zoning.auth import ACTIONS, ROLE_ZH, can
+
+    user = current_user()
+    if can(user, action):
+        return user
+    roles = "、".join(ROLE_ZH[r] for r in ACTIONS[action])
+    if user is None:
+        st.info(f"此页面仅供工作人员使用：请在左侧以{roles}身份登录。")
+    else:
+        st.error(f"当前账号 {user.label_zh} 无权查看此页面（仅限{roles}）。")
+    st.stop()
 
 
 @st.cache_resource(show_spinner="正在建立地址索引…", max_entries=4)
@@ -112,7 +222,7 @@ def _capacity(path: str, version: str, level: str, year: int):
 
     ds, _ = _load(path, version)
     applicants = None
-    try:
+    try:  # through the guard: masked unless an officer, and the read is audited
         applicants = store().read("applicants")
     except ZoningError:
         applicants = None
@@ -167,6 +277,7 @@ def message_zh(exc: Exception) -> str:
 
 
 def mask_name(name) -> str:
-    """张小明 → 张**: names on screens are masked (seeds 000 五(四))."""
-    text = "" if name is None or name != name else str(name)
-    return text[:1] + "*" * max(len(text) - 1, 1) if text else ""
+    """张小明 → 张**: names on screens are masked (seeds 000 五(四)); :func:`zoning.auth.mask_name`."""
+    from zoning.auth import mask_name as mask
+
+    return mask(name)

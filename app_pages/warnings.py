@@ -25,6 +25,7 @@ from app_pages.shared import (
     district_name,
     intake_year,
     level_radio,
+    require_page,
 )
 from zoning import capacity as cap
 from zoning.errors import ZoningError
@@ -40,6 +41,7 @@ def _forecast(path: str, version: str, level: str, years: int) -> pd.DataFrame:
 
 
 st.title("学位预警")
+require_page("capacity.view")
 ds, _ = dataset()
 level = level_radio()
 first = intake_year()

@@ -91,16 +91,22 @@ def test_unitcode_valid_and_invalid():
     assert "27" in bad.output
 
 
-def test_import_good_and_bad_file(small_demo_path, tmp_path):
+def test_import_good_and_bad_file(small_demo_path, tmp_path, monkeypatch):
+    from zoning.auth import add_user
+
     store_path = tmp_path / "s.gpkg"
     shutil.copy(small_demo_path, store_path)
+    admin = add_user(GeoPackageStore(store_path), "root", role="admin", password="pw-0123456789")
+    add_user(GeoPackageStore(store_path), "张工", role="planner", password="pw-0123456789",
+             by=admin)
+    monkeypatch.setenv("ZONING_PASSWORD", "pw-0123456789")
     ds = GeoPackageStore(store_path).load()
     good = tmp_path / "schools.geojson"
     ds.schools.to_crs(4326).reset_index().to_file(good)
     result = runner.invoke(app, ["import", "schools", str(good), "--store", str(store_path),
                                  "--actor", "张工"])
     assert result.exit_code == 0, result.output
-    log = runner.invoke(app, ["audit", str(store_path), "--json"])
+    log = runner.invoke(app, ["audit", str(store_path), "--json", "--user", "root"])
     entries = json.loads(log.output)
     assert entries[-1]["actor"] == "张工" and entries[-1]["action"] == "import"
 
@@ -108,7 +114,8 @@ def test_import_good_and_bad_file(small_demo_path, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("school_id,name,level,ownership,lon,lat,家长职业\nS1,甲小学,primary,public,"
                    "106.6,29.7,工程师\n", encoding="utf-8")
-    result = runner.invoke(app, ["import", "schools", str(bad), "--store", str(store_path)])
+    result = runner.invoke(app, ["import", "schools", str(bad), "--store", str(store_path),
+                                 "--user", "张工"])
     assert result.exit_code == 2
     assert "五(四)" in result.output
     assert store_path.read_bytes() == before

@@ -1,4 +1,8 @@
-"""The dashboard: AppTest per page for the page logic, and the whole of it in a real headless browser."""
+"""The dashboard: AppTest per page for the page logic, and the whole of it in a real headless browser.
+
+Staff pages need sign-in: the ``data`` fixture adds one user per role to its private store, and
+``_app(page, role=...)`` signs in through the sidebar form as a user would.
+"""
 
 from __future__ import annotations
 
@@ -21,21 +25,64 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard.py")
 
 
+#: one user per role in every test store: (user name, role, password)
+USERS = {role: (role, role, f"{role}-secret-pw") for role in ("admin", "planner", "approver",
+                                                              "officer")}
+PAGES = {"planner": "app_pages/planner.py", "warnings": "app_pages/warnings.py",
+         "enrolment": "app_pages/enrolment.py", "users": "app_pages/users.py"}
+
+
+def _add_users(path) -> None:
+    from zoning.auth import add_user
+    from zoning.store import GeoPackageStore
+
+    store = GeoPackageStore(path)
+    admin = None
+    for name, role, password in USERS.values():
+        u = add_user(store, name, role=role, password=password, by=admin)
+        admin = admin or u
+
+
 @pytest.fixture
 def data(monkeypatch, small_demo_path, tmp_path):
-    """A private copy of the small demo (the planner page may write plan versions to it)."""
+    """A private copy of the small demo with one user per role (pages may write to it)."""
     path = tmp_path / "district.gpkg"
     shutil.copy(small_demo_path, path)
+    _add_users(path)
     monkeypatch.setenv("ZONING_DATA", str(path))
     return path
 
 
-def _app(page: str | None = None) -> AppTest:
+def _sign_in(at: AppTest, role: str, password: str | None = None) -> AppTest:
+    name, _, good = USERS[role]
+    at.text_input(key="signin-user").input(name)
+    at.text_input(key="signin-password").input(good if password is None else password)
+    at.button(key="signin-go").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _app(page: str | None = None, *, role: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180).run()
+    if role:
+        _sign_in(at, role)
     if page:
         at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def _pages(at: AppTest) -> set[str]:
+    """The staff pages the navigation offers (AppTest can switch only to registered pages)."""
+    shown = set()
+    for name, path in PAGES.items():
+        try:
+            at.switch_page(path)
+        except ValueError:
+            continue
+        shown.add(name)
+    at.switch_page("app_pages/lookup.py").run()
+    return shown
 
 
 def _ask(at: AppTest, query: str) -> AppTest:
@@ -145,7 +192,7 @@ def _move(at: AppTest, pid: str, to_zone: str) -> AppTest:
 
 def test_planner_moving_a_parcel_fills_the_impact_table(data, small_demo):
     pid, _, to_zone, plan = _movable_parcel(small_demo)
-    at = _app("app_pages/planner.py")
+    at = _app("app_pages/planner.py", role="planner")
     assert "这是现行片区" in _texts(at)
     _move(at, pid, to_zone)
     assert not at.exception, at.exception
@@ -166,7 +213,7 @@ def test_planner_moving_a_parcel_fills_the_impact_table(data, small_demo):
 
 
 def test_planner_unknown_parcel_is_a_message(data):
-    at = _app("app_pages/planner.py")
+    at = _app("app_pages/planner.py", role="planner")
     at.text_area(key="move-ids").input("500112999999GB99999")
     at.button(key="move-ids-go").click().run()
     assert not at.exception
@@ -178,7 +225,7 @@ def test_planner_keeps_a_version_in_the_store(data, small_demo):
     from zoning.store import GeoPackageStore
 
     pid, _, to_zone, _ = _movable_parcel(small_demo)
-    at = _app("app_pages/planner.py")
+    at = _app("app_pages/planner.py", role="planner")
     _move(at, pid, to_zone)
     at.text_input(key="plan-name").input("试调方案一")
     at.button(key="plan-save").click().run()
@@ -193,7 +240,7 @@ def test_planner_keeps_a_version_in_the_store(data, small_demo):
 def test_warnings_page_counts_match_capacity(data, small_demo):
     from zoning.capacity import capacity_for_year
 
-    at = _app("app_pages/warnings.py")
+    at = _app("app_pages/warnings.py", role="planner")
     year = int(small_demo.tables["enrolment"]["year"].max()) + 1
     table = capacity_for_year(small_demo, level="primary", year=year)
     metrics = {m.label: m.value for m in at.metric}
@@ -204,7 +251,7 @@ def test_warnings_page_counts_match_capacity(data, small_demo):
 
 
 def test_warnings_filter_by_level(data):
-    at = _app("app_pages/warnings.py")
+    at = _app("app_pages/warnings.py", role="planner")
     at.multiselect[0].set_value(["red"]).run()
     assert not at.exception
     shown = at.dataframe[0].value
@@ -212,7 +259,7 @@ def test_warnings_filter_by_level(data):
 
 
 def test_warnings_junior(data, small_demo):
-    at = _app("app_pages/warnings.py")
+    at = _app("app_pages/warnings.py", role="planner")
     at.sidebar.radio[0].set_value("初中").run()
     assert not at.exception
     assert any("七年级" in c.value for c in at.caption)
@@ -222,7 +269,7 @@ def test_warnings_junior(data, small_demo):
 def test_enrolment_season_lottery_and_checkin(data):
     from zoning.store import GeoPackageStore
 
-    at = _app("app_pages/enrolment.py")
+    at = _app("app_pages/enrolment.py", role="officer")
     at.button(key="demo-apps").click().run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
@@ -237,10 +284,20 @@ def test_enrolment_season_lottery_and_checkin(data):
     results = GeoPackageStore(data).query("enrol_results", {"year": 2027})
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["录取"] == f"{int((results['outcome'] == 'admitted').sum()):,}"
-    # no full ID number or full name on the page
-    shown = next(d.value for d in at.dataframe if "身份证号" in d.value.columns)
-    assert shown["身份证号"].str.contains(r"\*{8}").all()
-    assert shown["姓名"].str.len().gt(1).all() and shown["姓名"].str[1:].str.fullmatch(r"\*+").all()
+    # no full ID number or full name on the page (applications, admissions, 统筹 list)
+    tables = [d.value for d in at.dataframe if "身份证号" in d.value.columns]
+    assert len(tables) >= 2
+    for shown in tables:
+        assert shown["身份证号"].str.contains(r"\*{8}").all()
+        assert shown["姓名"].str.len().gt(1).all()
+        assert shown["姓名"].str[1:].str.fullmatch(r"\*+").all()
+    # the officer may show them in full: that is written to the audit log
+    at.toggle(key="apps-full").set_value(True).run()
+    full = next(d.value for d in at.dataframe if "身份证号" in d.value.columns)
+    assert not full["身份证号"].str.contains(r"\*").any()
+    unmasked = GeoPackageStore(data).audit_log()
+    unmasked = unmasked[unmasked["action"] == "applicants_unmasked"]
+    assert unmasked["actor"].tolist() == ["officer"] and "2027" in unmasked["target"].iat[0]
     # every lottery re-checked from its published files matches
     at.button(key="lottery-verify").click().run()
     check = at.dataframe[-1].value
@@ -258,7 +315,129 @@ def test_enrolment_season_lottery_and_checkin(data):
     at.button(key="checkin-go").click().run()
     assert any("校验位" in e.value for e in at.error)
     log = GeoPackageStore(data).audit_log()
-    assert (log["actor"] == "招生办").any() and (log["actor"] == "陈老师").any()
+    # the signed-in officer is the actor of every step; the school's staff name is kept
+    mine = log[log["action"].isin(["enrol_import", "enrol_eligibility", "notices", "checkin"])]
+    assert len(mine) >= 4 and (mine["actor"] == "officer").all()
+    assert mine.loc[mine["action"] == "checkin", "detail"].str.contains("陈老师").all()
+    # the officer's reads of the applications are in the log too (how many, which season)
+    reads = log[log["action"] == "applicants_read"]
+    assert len(reads) and (reads["actor"] == "officer").all()
+    assert reads["target"].str.contains("2027").all()
+
+
+# ------------------------------------------------------------------------------ sign-in and roles
+@pytest.mark.parametrize("role, pages", [
+    (None, set()),
+    ("planner", {"planner", "warnings"}),
+    ("approver", {"planner", "warnings"}),
+    ("officer", {"warnings", "enrolment"}),
+    ("admin", {"users"}),
+])
+def test_each_role_sees_its_pages(data, role, pages):
+    at = _app(role=role)
+    assert _pages(at) == pages
+    if role:
+        assert any(f"（{role}，" in m.value for m in at.markdown)
+
+
+def test_wrong_password_is_refused_and_audited_without_it(data):
+    from zoning.store import GeoPackageStore
+
+    at = _app()
+    _sign_in(at, "planner", password="not-the-password")
+    assert any("用户名或密码错误" in w.value for w in at.warning)
+    assert _pages(at) == set()
+    log = GeoPackageStore(data).audit_log()
+    failed = log[log["action"] == "sign_in_failed"]
+    assert failed["target"].tolist()[-1:] == ["planner"]
+    assert "not-the-password" not in log.to_csv()
+
+
+def test_sign_out_and_expired_session(data):
+    from zoning.store import GeoPackageStore
+
+    at = _app(role="planner")
+    assert "planner" in _pages(at)
+    at.button(key="signout").click().run()
+    assert any("已退出登录" in w.value for w in at.warning)
+    assert _pages(at) == set()
+    _sign_in(at, "planner")
+    assert "planner" in _pages(at)
+    # the session runs out: the next run signs the user out and says why
+    GeoPackageStore(data).update_rows("sessions", {"username": "planner"},
+                                      {"expires_at": "2000-01-01T00:00:00+00:00"})
+    at.run()
+    assert any("登录已过期" in w.value for w in at.warning)
+    assert _pages(at) == set()
+
+
+@pytest.mark.parametrize("page", ["enrolment", "planner", "warnings", "users"])
+def test_a_staff_page_refuses_by_itself(data, page):
+    # run without the dashboard's navigation (as a stale link would): the page checks the role
+    at = AppTest.from_file(str(ROOT / PAGES[page]), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert any("仅供工作人员" in i.value for i in at.info)
+    assert not at.dataframe and not at.metric
+
+
+def test_approver_evaluates_approves_and_publishes_a_draft(data, small_demo):
+    from zoning.simulate import list_plans
+    from zoning.store import GeoPackageStore
+
+    pid, _, to_zone, _ = _movable_parcel(small_demo)
+    at = _app("app_pages/planner.py", role="planner")
+    _move(at, pid, to_zone)
+    at.text_input(key="plan-name").input("待审方案")
+    at.button(key="plan-save").click().run()
+    assert not at.exception, at.exception
+    assert not [b for b in at.button if (b.key or "").startswith("plan-") and b.key != "plan-save"]
+    # the approver cannot save drafts, but moves the stored one along, step by step
+    at = _app("app_pages/planner.py", role="approver")
+    _move(at, pid, to_zone)
+    assert at.button(key="plan-save").disabled
+    assert any("与现行片区相比" in i.value for i in at.info)
+    for step, status in (("evaluate", "evaluated"), ("approve", "approved"),
+                         ("publish", "published")):
+        at.button(key=f"plan-{step}").click().run()
+        assert not at.exception, at.exception
+        stored = list_plans(GeoPackageStore(data)).set_index("note")
+        assert stored.at["待审方案", "status"] == status
+    assert any("已发布" in x.value for x in at.success)
+    log = GeoPackageStore(data).audit_log()
+    steps = log[log["action"] == "plan_status"]
+    assert steps["actor"].tolist() == ["approver"] * 3
+    assert log.loc[log["action"] == "plan_save", "actor"].tolist() == ["planner"]
+
+
+def test_admin_adds_and_disables_users_and_applies_retention(data, small_demo):
+    from zoning.enroll import demo_applicants, import_applicants
+    from zoning.store import GeoPackageStore
+
+    at = _app("app_pages/users.py", role="admin")
+    at.text_input(key="new-user").input("zhao")
+    at.text_input(key="new-display").input("赵老师")
+    at.selectbox(key="new-role").select("officer")
+    at.text_input(key="new-pw1").input("zhao-long-password")
+    at.text_input(key="new-pw2").input("zhao-long-password")
+    at.button(key="user-add-go").click().run()
+    assert not at.exception, at.exception
+    assert any("已添加用户" in x.value for x in at.success)
+    at.selectbox(key="disable-pick").select("planner")
+    at.button(key="user-disable-go").click().run()
+    users = GeoPackageStore(data).read("users").set_index("username")
+    assert users.at["zhao", "role"] == "officer" and users.at["planner", "active"] == 0
+    assert "pw_hash" not in users.columns
+    # a season long over still holds names and ID numbers: the admin erases them here
+    apps = demo_applicants(small_demo, year=2024, seed=1)
+    import_applicants(apps, year=2024, store=GeoPackageStore(data), actor="officer")
+    at.run()
+    at.button(key="retention-go").click().run()
+    assert not at.exception, at.exception
+    assert any("已删除" in x.value for x in at.success)
+    stored = GeoPackageStore(data).query("applicants", {"year": 2024})
+    assert len(stored) == len(apps) and (stored["name"] == "").all()
+    assert stored["id_number"].str.startswith("erased:").all()
+    assert at.button(key="retention-go").disabled
 
 
 # ------------------------------------------------------------------------------ real browser
@@ -302,6 +481,14 @@ def _map_drawn(frame) -> None:
     assert box and box["width"] > 200 and box["height"] > 200
 
 
+def _browser_sign_in(page, role: str) -> None:
+    name, _, password = USERS[role]
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_selector("text=已登录", timeout=60_000)
+
+
 @pytest.mark.slow
 def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, chromium):
     """Drive the dashboard in headless Chromium: a lookup, an edit, and a screenshot per page."""
@@ -325,9 +512,12 @@ def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, c
                 assert page.get_by_text(school.name, exact=False).count() > 0
         _map_drawn(_frame(page))
         page.screenshot(path=str(shots / "1_lookup.png"), full_page=True)
+        # no staff page without signing in
+        assert page.get_by_role("link", name="片区调整").count() == 0
 
-        # 片区调整: the draw toolbar is there (vendored Leaflet.draw); move a parcel by its code
-        page.goto(server + "/planner")
+        # 片区调整: sign in as the planner in the sidebar; the page appears in the navigation
+        _browser_sign_in(page, "planner")
+        page.get_by_role("link", name="片区调整").click()
         frame = _frame(page)
         _map_drawn(frame)
         frame.locator(".leaflet-draw-draw-polygon").wait_for(timeout=30_000)
@@ -344,16 +534,20 @@ def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, c
         page.wait_for_selector("text=不再连片的片区", timeout=30_000)
         page.screenshot(path=str(shots / "2_planner.png"), full_page=True)
 
-        # 学位预警
-        page.goto(server + "/warnings")
+        # 学位预警 (same session: a new page load would be a new, signed-out session)
+        page.get_by_role("link", name="学位预警").click()
         page.wait_for_selector("text=红色预警", timeout=90_000)
         assert page.get_by_text("预警列表").count() > 0
         page.get_by_role("tab", name="预警地图").click()
         _map_drawn(_frame(page))
         page.screenshot(path=str(shots / "3_warnings.png"), full_page=True)
 
-        # 招生录取: the season's dates and the tabs
-        page.goto(server + "/enrolment")
+        # 招生录取: the planner does not see it; the officer signs in and does
+        assert page.get_by_role("link", name="招生录取").count() == 0
+        page.get_by_role("button", name="退出登录").click()
+        page.wait_for_selector("text=已退出登录", timeout=60_000)
+        _browser_sign_in(page, "officer")
+        page.get_by_role("link", name="招生录取").click()
         page.wait_for_selector("text=招生日程", timeout=90_000)
         page.wait_for_selector("text=信息采集", timeout=30_000)
         page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
@@ -374,7 +568,7 @@ def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, c
 
 def test_planner_lock_refuses_then_undo_unlocks(data, small_demo):
     pid, frm, to_zone, _ = _movable_parcel(small_demo)
-    at = _app("app_pages/planner.py")
+    at = _app("app_pages/planner.py", role="planner")
     at.multiselect(key="locked-primary").set_value([frm]).run()
     assert not at.exception, at.exception
     _move(at, pid, to_zone)
@@ -392,7 +586,7 @@ def test_planner_pasted_text_list_becomes_a_version(data, small_demo):
     from zoning.publish import zone_text_list
 
     text = zone_text_list(small_demo, level="primary")
-    at = _app("app_pages/planner.py")
+    at = _app("app_pages/planner.py", role="planner")
     at.text_area(key="text-list-primary").input(text)
     at.button(key="text-import").click().run()
     assert not at.exception, at.exception
@@ -418,7 +612,7 @@ def test_planner_pasted_text_list_becomes_a_version(data, small_demo):
 
 def test_planner_year_by_year_transition(data, small_demo):
     pid, _, to_zone, _ = _movable_parcel(small_demo)
-    at = _app("app_pages/planner.py")
+    at = _app("app_pages/planner.py", role="planner")
     _move(at, pid, to_zone)
     at.button(key="transition-go").click().run()
     assert not at.exception, at.exception

@@ -46,6 +46,17 @@ from zoning.store import Dataset, GeoPackageStore
 YEAR = 2027
 X0, Y0 = 400_000.0, 3_290_000.0
 runner = CliRunner()
+PASSWORD = "test-password-1"  # the CLI reads it from ZONING_PASSWORD
+
+
+def _users(path, *users):
+    """An admin and ``(name, role)`` users in the store at ``path`` (all with PASSWORD)."""
+    from zoning.auth import add_user
+
+    store = GeoPackageStore(path)
+    admin = add_user(store, "root", role="admin", password=PASSWORD)
+    for name, role in users:
+        add_user(store, name, role=role, password=PASSWORD, by=admin)
 
 # ------------------------------------------------------------------------------------ a tiny district
 # Three primary zones side by side (Z3 rural), one junior zone over all, four public schools and
@@ -595,9 +606,12 @@ def test_tampered_audit_log_is_detected_by_the_cli(tmp_path, ds):
     deleted = runner.invoke(app, ["audit", "verify", str(store.path), "--json"])
     out = json.loads(deleted.stdout)
     assert deleted.exit_code == 1 and out["broken_entry"] == n and "deleted" in out["problem"]
-    # the plain listing still works as before
-    listing = runner.invoke(app, ["audit", str(store.path), "--json"])
-    assert listing.exit_code == 0 and len(json.loads(listing.stdout)) == n - 1
+    # the plain listing still works as before, for a user who may read the log
+    assert runner.invoke(app, ["audit", str(store.path), "--json"]).exit_code == 3
+    _users(store.path)  # one more entry: the admin's
+    listing = runner.invoke(app, ["audit", str(store.path), "--json", "--user", "root"],
+                            env={"ZONING_PASSWORD": PASSWORD})
+    assert listing.exit_code == 0 and len(json.loads(listing.stdout)) == n
 
 
 # ------------------------------------------------------------------------------------ demo district
@@ -674,9 +688,11 @@ def test_subcommands_have_help(group, command):
     assert result.exit_code == 0 and "Usage" in result.output
 
 
-def test_cli_season_end_to_end(small_demo_path, tmp_path):
+def test_cli_season_end_to_end(small_demo_path, tmp_path, monkeypatch):
     data = tmp_path / "s.gpkg"
     shutil.copy(small_demo_path, data)
+    _users(data, ("张老师", "officer"), ("李科长", "officer"), ("planner", "planner"))
+    monkeypatch.setenv("ZONING_PASSWORD", PASSWORD)
     apps, conf = tmp_path / "apps.csv", tmp_path / "conf.csv"
     r = runner.invoke(app, ["enroll", "demo", "--data", str(data), "--out", str(apps), "--seed",
                             "2", "--confirmations", str(conf)])
@@ -687,13 +703,17 @@ def test_cli_season_end_to_end(small_demo_path, tmp_path):
     assert json.loads(r.stdout)["rejected_rows"] == 0
     lot = tmp_path / "lot"
     r = runner.invoke(app, ["lottery", "commit", "--data", str(data), "--out", str(lot),
-                            "--at", "2027-06-19T17:00", "--json"])
+                            "--at", "2027-06-19T17:00", "--json", "--user", "planner"])
+    assert r.exit_code == 3 and "招生工作人员" in r.output  # a planner may not
+    r = runner.invoke(app, ["lottery", "commit", "--data", str(data), "--out", str(lot),
+                            "--at", "2027-06-19T17:00", "--json", "--user", "张老师"])
     assert r.exit_code == 0, r.output
     drawn = [x for x in json.loads(r.stdout) if x["method"] == "lottery"]
     assert drawn
     for x in drawn:
         r = runner.invoke(app, ["lottery", "draw", x["commit_file"], "--seed", "05 18 22 31 44",
-                                "--at", "2027-06-20T10:00", "--data", str(data)])
+                                "--at", "2027-06-20T10:00", "--data", str(data),
+                                "--user", "张老师"])
         assert r.exit_code == 0, r.output
         assert "录取" in r.stdout
     late = runner.invoke(app, ["lottery", "draw", drawn[0]["commit_file"], "--seed", "1",
@@ -717,27 +737,31 @@ def test_cli_season_end_to_end(small_demo_path, tmp_path):
     assert "发放入学通知书和报到码" in r.stdout
     notices = pd.read_csv(out / "2027入学通知.csv", encoding="utf-8-sig")
     code = notices["报到码"].iloc[0]
-    ok = runner.invoke(app, ["enroll", "checkin", code, "--data", str(data), "--by", "陈老师"])
+    ok = runner.invoke(app, ["enroll", "checkin", code, "--data", str(data), "--by", "陈老师",
+                             "--user", "张老师"])
     assert ok.exit_code == 0 and "报到成功" in ok.stdout
-    assert runner.invoke(app, ["enroll", "checkin", code, "--data", str(data)]).exit_code == 1
+    assert runner.invoke(app, ["enroll", "checkin", code, "--data", str(data), "--user",
+                               "张老师"]).exit_code == 1
     typo = code[:-1] + CODE_ALPHABET[(CODE_ALPHABET.index(code[-1]) + 1) % 31]
-    t = runner.invoke(app, ["enroll", "checkin", typo, "--data", str(data)])
+    t = runner.invoke(app, ["enroll", "checkin", typo, "--data", str(data), "--user", "张老师"])
     assert t.exit_code == 2 and "校验位不符" in t.output
     v = runner.invoke(app, ["audit", "verify", str(data)])
     assert v.exit_code == 0 and "审计日志完整" in v.stdout
     # the store refuses a second run of a season with check-ins
     again = runner.invoke(app, ["enroll", "run", "--data", str(data), "--lottery-dir", str(lot),
-                                "--at", "replay"])
+                                "--at", "replay", "--user", "李科长"])
     assert again.exit_code == 2 and "already checked in" in again.output
 
 
 def test_cli_import_refuses_forbidden_column(small_demo_path, tmp_path):
     data = tmp_path / "s.gpkg"
     shutil.copy(small_demo_path, data)
+    _users(data, ("张老师", "officer"))
     path = tmp_path / "a.csv"
     frame(person("A1")).assign(家长工作单位="某公司").drop(columns="applicant_id").to_csv(
         path, index=False, encoding="utf-8-sig")
-    r = runner.invoke(app, ["enroll", "import", str(path), "--data", str(data)])
+    r = runner.invoke(app, ["enroll", "import", str(path), "--data", str(data), "--user", "张老师"],
+                      env={"ZONING_PASSWORD": PASSWORD})
     assert r.exit_code == 2 and "五(四)" in r.output
     assert GeoPackageStore(data).query("applicants").empty
 

@@ -558,9 +558,20 @@ def test_gis_office_shapefile_gcj02_names_and_what_did_not_match(small_demo, tmp
 
 
 # --- the command line ----------------------------------------------------------------------------
-def test_cli_import_text(small_demo_path, tmp_path):
+def _users(path, *users):
+    from zoning.auth import add_user
+
+    admin = add_user(GeoPackageStore(path), "root", role="admin", password="pw-0123456789")
+    for name, role in users:
+        add_user(GeoPackageStore(path), name, role=role, password="pw-0123456789", by=admin)
+
+
+def test_cli_import_text(small_demo_path, tmp_path, monkeypatch):
     store = tmp_path / "store.gpkg"
     shutil.copy(small_demo_path, store)
+    # replacing the zones in force is the approver's (seeds 000 五(一))
+    _users(store, ("张工", "approver"))
+    monkeypatch.setenv("ZONING_PASSWORD", "pw-0123456789")
     text = tmp_path / "list.txt"
     ok = runner.invoke(app, ["publish", "--data", str(store), "--out", str(text)])
     assert ok.exit_code == 0, ok.output
@@ -588,9 +599,11 @@ def test_cli_import_text(small_demo_path, tmp_path):
     assert bad_map.exit_code == 2
 
 
-def test_cli_import_and_export_plan(small_demo_path, tmp_path):
+def test_cli_import_and_export_plan(small_demo_path, tmp_path, monkeypatch):
     store = tmp_path / "store.gpkg"
     shutil.copy(small_demo_path, store)
+    _users(store, ("李工", "planner"))
+    monkeypatch.setenv("ZONING_PASSWORD", "pw-0123456789")
     shp, txt = tmp_path / "plan.shp", tmp_path / "plan.txt"
     res = runner.invoke(app, ["export-plan", "--data", str(store), "--out", str(shp),
                               "--out", str(txt)])
@@ -604,7 +617,7 @@ def test_cli_import_and_export_plan(small_demo_path, tmp_path):
     plans = sm.list_plans(GeoPackageStore(store))
     assert out["plan_id"] in set(plans["plan_id"])
     again = runner.invoke(app, ["export-plan", "--data", str(store), "--plan", out["plan_id"],
-                                "--out", str(tmp_path / "again.geojson")])
+                                "--out", str(tmp_path / "again.geojson"), "--user", "李工"])
     assert again.exit_code == 0, again.output
     people = runner.invoke(app, ["import-plan", "--data", str(store), "--file", str(shp)])
     assert people.exit_code == 0 and "学校列: school_ids" in people.output

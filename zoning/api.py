@@ -9,6 +9,24 @@ Endpoints (the OpenAPI schema is at ``/openapi.json``, the interactive docs at `
   招生预警 is published so that parents can set their expectations).
 - ``GET /health`` — liveness, the data's size and the lookup cache's counters.
 
+Writing needs a bearer token of the right role (:mod:`zoning.auth`; every write goes through
+:func:`zoning.auth.guard`, the check the CLI and the dashboard use too):
+
+- ``POST /token`` — user name and password (JSON, or an OAuth2 password form) → a bearer token
+  that expires; ``DELETE /token`` ends it.
+- ``POST /plans`` (planner) — a new draft plan version: a parent plan (a stored plan id, or the
+  zones in force) and parcel moves; answers the impact (households moved, schools' demand and
+  warning before → after).
+- ``GET /plans/{plan_id}`` (planner, approver) — a stored plan's record.
+- ``POST /plans/{plan_id}/evaluate`` | ``/approve`` | ``/publish`` (approver, seeds 000 五(一)) —
+  the next status; ``evaluate`` answers the impact against the plan's parent.
+
+401 (with ``WWW-Authenticate: Bearer``) without a valid token, 403 with a role that may not,
+409 when the plan's stored status is not the one the step starts from (another approver moved
+it on, or a step was skipped). Public endpoints are rate-limited per client address when the
+service is started with a limit (``zoning serve --rate-limit``): over it, 429 with
+``Retry-After``.
+
 Status codes, chosen so that a client can tell "your question is malformed" from "here is the
 answer, and it is: not found":
 
@@ -57,22 +75,35 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from zoning.errors import UnitCodeError, ValidationError
+from zoning import auth
+from zoning.errors import (
+    PermissionDenied,
+    PlanConflict,
+    SignInError,
+    UnitCodeError,
+    ValidationError,
+    ZoningError,
+)
 
-__all__ = ["DATA_ENV", "create_app", "app_from_env", "serve"]
+__all__ = ["DATA_ENV", "RateLimiter", "create_app", "app_from_env", "serve"]
 
 log = logging.getLogger("zoning.api")
 
 #: Environment variables through which ``zoning serve`` hands its options to each uvicorn worker.
 DATA_ENV = "ZONING_API_DATA"
 CACHE_ENV = "ZONING_API_CACHE"
+RATE_ENV = "ZONING_API_RATE_LIMIT"  # public requests per second per client (0 or unset: off)
+BURST_ENV = "ZONING_API_RATE_BURST"
 
 #: Answers kept per worker; ~3 KB each, so the default holds about 12 MB.
 DEFAULT_CACHE = 4096
@@ -266,20 +297,101 @@ class HealthOut(BaseModel):
     cache: CacheOut
 
 
+class TokenIn(BaseModel):
+    """``POST /token`` as JSON (an OAuth2 password form with the same fields works too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenOut(BaseModel):
+    """A bearer token: send it as ``Authorization: Bearer …``; shown once, it expires."""
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_at: str = Field(description="UTC, ISO 8601")
+    username: str
+    role: str = Field(description="planner, approver, officer or admin")
+
+
+class MoveIn(BaseModel):
+    """Move parcels (19-character 宗地代码) into a zone of the plan's level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parcels: list[str] = Field(min_length=1, max_length=20_000)
+    to_zone: str = Field(min_length=1, max_length=64)
+
+
+class PlanIn(BaseModel):
+    """``POST /plans``: a new draft version from a parent and parcel moves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["primary", "junior"] = "primary"
+    parent_id: str | None = Field(None, min_length=1, max_length=64,
+                                  description="a stored plan id; null: the zones in force")
+    moves: list[MoveIn] = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=200, description="方案说明")
+
+
+class SchoolImpactOut(BaseModel):
+    """One school whose starting-grade demand the plan changes."""
+
+    school_id: str
+    name: str
+    seats: int
+    demand_before: float
+    demand_after: float
+    warning_before: str
+    warning_after: str
+
+
+class ImpactOut(BaseModel):
+    """What the plan changes against its parent."""
+
+    parcels_moved: int
+    households_moved: int
+    schools: list[SchoolImpactOut]
+    over_cap_crossed: list[str] = Field(description="schools that go above their seats")
+    over_cap_relieved: list[str] = Field(description="schools back within their seats")
+    mean_distance_before_m: float
+    mean_distance_after_m: float
+    summary_zh: str
+
+
+class PlanOut(BaseModel):
+    """A stored plan version (without its zones) and, when computed, its impact."""
+
+    plan_id: str
+    parent_id: str | None
+    level: str
+    status: Literal["draft", "evaluated", "approved", "published"]
+    author: str
+    note: str
+    created_at: str
+    impact: ImpactOut | None = None
+
+
 # ------------------------------------------------------------------------------------ errors
 class ApiError(Exception):
     """An error answered with :class:`ErrorOut` and a 4xx status."""
 
     def __init__(self, status: int, error: str, message: str, message_zh: str, *,
-                 position: int | None = None, detail: list | None = None):
+                 position: int | None = None, detail: list | None = None,
+                 headers: dict | None = None):
         super().__init__(message)
         self.status = status
+        self.headers = headers
         self.body = ErrorOut(error=error, message=message, message_zh=message_zh,
                              position=position, detail=detail)
 
 
-def _error_response(status: int, body: ErrorOut) -> JSONResponse:
-    return JSONResponse(body.model_dump(), status_code=status, headers=_NO_STORE)
+def _error_response(status: int, body: ErrorOut, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(), status_code=status,
+                        headers={**_NO_STORE, **(headers or {})})
 
 
 _QUERY_HELP = ("give exactly one of address=, parcel= or lon= with lat= "
@@ -367,6 +479,100 @@ class _ServerErrors:
             await _error_response(500, body)(scope, receive, send)
 
 
+# ------------------------------------------------------------------------------------ rate limit
+class RateLimiter:
+    """Token buckets per client: ``rate`` requests a second, bursts of up to ``burst``.
+
+    In-process and per worker (with ``--workers 2`` a client gets up to twice the rate), keyed by
+    the client address uvicorn sees (behind a reverse proxy that is the proxy's: limit there).
+    A check is a dictionary look-up and a little arithmetic, about a microsecond.
+
+    Parameters
+    ----------
+    rate : float
+        Requests per second, > 0.
+    burst : float
+        Bucket size, ≥ 1.
+    max_clients : int
+        Buckets kept; when full, those idle long enough to be full again are dropped.
+    clock : callable
+        Seconds (``time.monotonic``; tests pass their own).
+    """
+
+    def __init__(self, rate: float, burst: float, *, max_clients: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic):
+        if not rate > 0 or not burst >= 1:
+            raise ValidationError(f"rate limit {rate}/s with bursts of {burst}: give a rate > 0 "
+                                  "and a burst ≥ 1 (or turn the limit off with 0)")
+        self.rate, self.burst = float(rate), float(burst)
+        self.max_clients = int(max_clients)
+        self.clock = clock
+        self._buckets: dict[str, list[float]] = {}
+
+    def check(self, client: str) -> float:
+        """0.0 when ``client`` may go on (a token is taken), else the seconds until it may."""
+        now = self.clock()
+        b = self._buckets.get(client)
+        if b is None:
+            if len(self._buckets) >= self.max_clients:
+                self._prune(now)
+            self._buckets[client] = [self.burst - 1.0, now]
+            return 0.0
+        tokens = min(self.burst, b[0] + (now - b[1]) * self.rate)
+        b[1] = now
+        if tokens >= 1.0:
+            b[0] = tokens - 1.0
+            return 0.0
+        b[0] = tokens
+        return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = self.burst / self.rate
+        for key in [k for k, (_, t) in self._buckets.items() if now - t >= full]:
+            del self._buckets[key]
+        if len(self._buckets) >= self.max_clients:  # all busy: forget the oldest half
+            for key in sorted(self._buckets, key=lambda k: self._buckets[k][1])[
+                    : len(self._buckets) // 2]:
+                del self._buckets[key]
+
+
+#: Paths under the public limit (everything that needs no token), and the sign-in path.
+_PUBLIC = ("/lookup", "/schools/", "/warnings", "/health", "/docs", "/redoc", "/openapi.json")
+_SIGN_IN = "/token"
+
+
+class _RateLimited:
+    """ASGI middleware: 429 with ``Retry-After`` for a client over its limit on public paths.
+
+    ``POST /token`` has a bucket of its own, at most 1 a second (bursts of 5): password guessing
+    is slowed down per client address whatever the public rate.
+    """
+
+    def __init__(self, app, limiter: RateLimiter, sign_in: RateLimiter):
+        self.app = app
+        self.limiter = limiter
+        self.sign_in = sign_in
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope["path"]
+            limiter = (self.sign_in if path == _SIGN_IN
+                       else self.limiter if path.startswith(_PUBLIC) else None)
+            if limiter is not None:
+                client = scope.get("client")
+                wait = limiter.check(client[0] if client else "-")
+                if wait:
+                    secs = max(1, math.ceil(wait))
+                    body = ErrorOut(error="rate_limited",
+                                    message=f"too many requests from this client; retry in "
+                                            f"{secs} s",
+                                    message_zh=f"查询过于频繁，请 {secs} 秒后再试。")
+                    await _error_response(429, body, {"Retry-After": str(secs)})(
+                        scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 # ------------------------------------------------------------------------------------ service
 def _finite(obj):
     """JSON-ready: numpy scalars to Python, tuples to lists, NaN and ±inf to null."""
@@ -415,6 +621,22 @@ class _Service:
     to_lonlat: Callable
     warnings_cache: dict
     school_cache: dict
+    store: Any = None
+    auth_settings: Any = None
+    simulators: dict | None = None
+    lock: Any = None
+
+    def simulator(self, level: str):
+        """``(Simulator, plan of the zones in force)`` of ``level``, built on first use."""
+        from zoning.simulate import Simulator, current_plan
+
+        with self.lock:
+            hit = self.simulators.get(level)
+            if hit is None:
+                hit = (Simulator(self.dataset, level=level),
+                       current_plan(self.dataset, level=level, note="现行片区"))
+                self.simulators[level] = hit
+        return hit
 
 
 def _load(path: Path, cache_size: int) -> _Service:
@@ -467,9 +689,16 @@ def _load(path: Path, cache_size: int) -> _Service:
     log.info("loaded %s: %d schools, %d zones, %d parcels, %d addresses; ready in %.1f s",
              path.name, len(ds.schools), len(ds.zones), len(ds.parcels), len(ds.addresses),
              started)
+    import threading
+
+    from zoning.auth import AuthSettings
+    from zoning.store import open_store
+
     return _Service(path=path, dataset=ds, resolver=resolver, started_in=started,
                     cache_size=max(0, cache_size), t0=time.monotonic(), lookup_bytes=cached,
-                    to_lonlat=to_lonlat, warnings_cache={}, school_cache={})
+                    to_lonlat=to_lonlat, warnings_cache={}, school_cache={},
+                    store=open_store(path), auth_settings=AuthSettings.from_env(),
+                    simulators={}, lock=threading.Lock())
 
 
 def _check_lookup(address, parcel, lon, lat) -> tuple[str, str]:
@@ -506,7 +735,8 @@ def _service(request: Request) -> _Service:
 
 
 # ------------------------------------------------------------------------------------ the app
-def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE) -> FastAPI:
+def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE,
+               rate_limit: float | None = None, rate_burst: float | None = None) -> FastAPI:
     """The lookup service over one store, as a FastAPI application.
 
     Parameters
@@ -516,6 +746,11 @@ def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE)
         the application starts (its lifespan), once per worker process.
     cache_size : int
         Lookup answers kept per worker (LRU); 0 turns the cache off.
+    rate_limit : float, optional
+        Public requests per second per client address (None or 0: no limit, no cost);
+        ``zoning serve`` turns it on.
+    rate_burst : float, optional
+        Requests a client may send at once (default 3 × ``rate_limit``, at least 10).
 
     Returns
     -------
@@ -547,10 +782,14 @@ def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE)
         lifespan=lifespan,
     )
     app.add_middleware(_ServerErrors)
+    if rate_limit:
+        burst = rate_burst or max(10.0, 3.0 * rate_limit)
+        app.add_middleware(_RateLimited, limiter=RateLimiter(rate_limit, burst),
+                           sign_in=RateLimiter(min(1.0, rate_limit), 5))
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return _error_response(exc.status, exc.body)
+        return _error_response(exc.status, exc.body, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -567,12 +806,18 @@ def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE)
         if exc.status_code == 404:
             body = ErrorOut(error="not_found", message="no such endpoint; see /docs",
                             message_zh="没有这个接口，请查看 /docs。")
+        elif exc.status_code == 400:  # a body that is not JSON: malformed, as any other
+            body = ErrorOut(error="invalid_query", message=f"{exc.detail}; send JSON as "
+                            "described in /docs", message_zh="请求内容无法解析，请按接口说明发送 JSON。")
+            return _error_response(422, body)
         else:
             body = ErrorOut(error="http_error", message=str(exc.detail),
                             message_zh="请求无法处理。")
         return _error_response(exc.status_code, body)
 
-    errors_422 = {422: {"model": ErrorOut, "description": "malformed request"}}
+    errors_422 = {422: {"model": ErrorOut, "description": "malformed request"},
+                  429: {"model": ErrorOut, "description": "too many requests from this client "
+                                                          "(Retry-After says when to retry)"}}
 
     @app.get("/lookup", response_model=LookupOut, responses=errors_422, tags=["lookup"],
              summary="查询对口学校 (which school serves this home)")
@@ -648,7 +893,8 @@ def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE)
             svc.warnings_cache[key] = body
         return Response(body, media_type=_JSON)
 
-    @app.get("/health", response_model=HealthOut, tags=["service"], summary="服务状态 (health)")
+    @app.get("/health", response_model=HealthOut, tags=["service"], summary="服务状态 (health)",
+             responses={429: errors_422[429]})
     async def health(request: Request) -> HealthOut:
         """Liveness, the size of the data served and this worker's lookup-cache counters."""
         svc = _service(request)
@@ -665,7 +911,255 @@ def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE)
                          cache=CacheOut(size=info.currsize, max_size=svc.cache_size,
                                         hits=info.hits, misses=info.misses))
 
+    _add_write_endpoints(app, errors_422[429])
     return app
+
+
+# ------------------------------------------------------------------------------------ writing
+_BEARER = HTTPBearer(auto_error=False, description="token from POST /token")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_STATUS_STEP = {"evaluate": "evaluated", "approve": "approved", "publish": "published"}
+_STEP_ZH = {"evaluate": "评估", "approve": "批准", "publish": "发布"}
+_STATUS_ZH = {"draft": "草稿", "evaluated": "已评估", "approved": "已批准", "published": "已发布"}
+
+
+def _signed_in(request: Request, creds: HTTPAuthorizationCredentials | None):
+    """The user of the request's bearer token, or a 401."""
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise ApiError(401, "not_signed_in", "this needs a bearer token: POST /token first, then "
+                       "send Authorization: Bearer TOKEN", "请先登录（POST /token 获取凭证）。",
+                       headers=_CHALLENGE)
+    svc = _service(request)
+    try:
+        return auth.session_user(svc.store, creds.credentials)
+    except SignInError as exc:
+        raise ApiError(401, exc.reason, f"the token is not valid ({exc.reason}); sign in again",
+                       exc.message_zh, headers=_CHALLENGE) from None
+
+
+def _user(request: Request,
+          creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None):
+    return _signed_in(request, creds)
+
+
+def _denied(exc: PermissionDenied) -> ApiError:
+    return ApiError(403, "forbidden", f"role {exc.role} may not {exc.action}", exc.message_zh)
+
+
+def _plan_out(rec: dict, impact=None) -> dict:
+    keys = ("plan_id", "parent_id", "level", "status", "author", "note", "created_at")
+    return {**{k: rec.get(k) for k in keys}, "impact": impact}
+
+
+def _impact_out(simr, before, after) -> dict:
+    imp = simr.impact(before, after)
+    t = imp.schools
+    schools = [{"school_id": str(sid), "name": str(r["name"]), "seats": int(r["seats_after"]),
+                "demand_before": round(float(r["demand_before"]), 2),
+                "demand_after": round(float(r["demand_after"]), 2),
+                "warning_before": str(r["warning_before"]),
+                "warning_after": str(r["warning_after"])} for sid, r in t.iterrows()]
+    return {"parcels_moved": len(imp.moved), "households_moved": imp.households_moved,
+            "schools": schools, "over_cap_crossed": list(map(str, imp.over_cap["crossed"])),
+            "over_cap_relieved": list(map(str, imp.over_cap["relieved"])),
+            "mean_distance_before_m": round(float(imp.distance["mean_before"]), 1),
+            "mean_distance_after_m": round(float(imp.distance["mean_after"]), 1),
+            "summary_zh": imp.summary_zh()}
+
+
+def _zoning_error(exc: ZoningError, what: str) -> ApiError:
+    if isinstance(exc, PermissionDenied):
+        return _denied(exc)
+    zh = getattr(exc, "message_zh", None) or f"{what}失败：{exc}"
+    if isinstance(exc, PlanConflict):
+        return ApiError(409, "conflict", str(exc), zh)
+    return ApiError(422, "invalid_plan", str(exc), zh)
+
+
+def _token_body(raw: bytes, content_type: str) -> TokenIn:
+    from urllib.parse import parse_qs
+
+    try:
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+            return TokenIn(username=(form.get("username") or [""])[0],
+                           password=(form.get("password") or [""])[0])
+        return TokenIn.model_validate_json(raw or b"{}")
+    except (UnicodeDecodeError, PydanticValidationError):
+        raise ApiError(422, "invalid_query", "give username and password (JSON, or an OAuth2 "
+                       "password form)", "请填写用户名和密码。") from None
+
+
+def _add_write_endpoints(app: FastAPI, too_many: dict) -> None:
+    """POST /token, DELETE /token, POST /plans, GET /plans/{id}, POST /plans/{id}/<step>."""
+    from zoning import simulate as sim
+
+    err = {"model": ErrorOut}
+    need_token = {401: {**err, "description": "no valid bearer token"},
+                  403: {**err, "description": "the role may not do this"},
+                  422: {**err, "description": "malformed request"}}
+
+    @app.post("/token", response_model=TokenOut, tags=["sign-in"], summary="登录 (sign in)",
+              responses={401: {**err, "description": "wrong user name or password"},
+                         422: {**err, "description": "malformed request"}, 429: too_many},
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": TokenIn.model_json_schema()},
+                  "application/x-www-form-urlencoded": {
+                      "schema": TokenIn.model_json_schema()}}}})
+    async def token(request: Request) -> Response:
+        """User name and password → a bearer token (shown once; it expires).
+
+        Wrong name, wrong password and disabled user all answer the same 401.
+        """
+        body = _token_body(await request.body(), request.headers.get("content-type", ""))
+        svc = _service(request)
+        try:
+            session = await run_in_threadpool(auth.sign_in, svc.store, body.username,
+                                              body.password, settings=svc.auth_settings)
+        except SignInError as exc:
+            raise ApiError(401, exc.reason, "wrong user name or password", exc.message_zh,
+                           headers=_CHALLENGE) from None
+        out = TokenOut(access_token=session.token, token_type="bearer",
+                       expires_at=session.expires_at.isoformat(timespec="seconds"),
+                       username=session.user.username, role=session.user.role.value)
+        return Response(out.model_dump_json(), media_type=_JSON, headers=_NO_STORE)
+
+    @app.delete("/token", status_code=204, tags=["sign-in"], summary="退出登录 (sign out)",
+                responses={401: need_token[401]})
+    def sign_out(request: Request,
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None
+                 ) -> Response:
+        """End the session of the bearer token."""
+        _signed_in(request, creds)
+        auth.sign_out(_service(request).store, creds.credentials)
+        return Response(status_code=204)
+
+    @app.post("/plans", response_model=PlanOut, status_code=201, tags=["plans"],
+              summary="新建片区方案草稿 (a new draft plan)",
+              responses={**need_token, 404: {**err, "description": "unknown parent plan"},
+                         409: {**err, "description": "a newer version was saved meanwhile"}})
+    def new_plan(request: Request, body: PlanIn,
+                 user: Annotated[auth.User, Depends(_user)]) -> Response:
+        """A planner's new draft: parcel moves on a parent plan, saved, with their impact."""
+        svc = _service(request)
+        try:
+            auth.require(user, "plan.edit")
+        except PermissionDenied as exc:
+            raise _denied(exc) from None
+        store = auth.guard(svc.store, user)
+        simr, current = svc.simulator(body.level)
+        ds = svc.dataset
+        try:
+            parent = current
+            if body.parent_id is not None:
+                parent = _stored_plan(store, body.parent_id, ds)
+                if parent.level != body.level:
+                    raise ValidationError(f"plan {body.parent_id} is a {parent.level} plan, not "
+                                          f"{body.level}; give level={parent.level}")
+            plan, changed = parent, set()
+            for m in body.moves:
+                plan = sim.move_parcels(plan, m.parcels, m.to_zone, ds.parcels,
+                                        author=user.username, note=body.note)
+                changed |= set(plan.changed)
+            if plan.parent_id != parent.plan_id:  # several moves: one version from the parent
+                from dataclasses import replace
+
+                plan = replace(plan, parent_id=parent.plan_id, changed=tuple(sorted(changed)))
+            sim.save_plan(store, plan, actor=user.username)
+            impact = _impact_out(simr, parent, plan)
+        except ZoningError as exc:
+            raise _zoning_error(exc, "保存方案") from None
+        out = _plan_out({"plan_id": plan.plan_id, "parent_id": plan.parent_id,
+                         "level": plan.level, "status": plan.status, "author": plan.author,
+                         "note": plan.note, "created_at": plan.created_at}, impact)
+        return Response(_dumps(out), status_code=201, media_type=_JSON, headers=_NO_STORE)
+
+    @app.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"],
+             summary="片区方案 (a stored plan)",
+             responses={**need_token, 404: {**err, "description": "unknown plan"}})
+    def get_plan(request: Request,
+                 plan_id: Annotated[str, PathParam(min_length=1, max_length=64)],
+                 user: Annotated[auth.User, Depends(_user)]) -> Response:
+        """A stored plan's record: status, author, note, parent (planner, approver)."""
+        store = auth.guard(_service(request).store, user)
+        try:
+            rec = _plan_record(store, plan_id)
+        except PermissionDenied as exc:
+            raise _denied(exc) from None
+        return Response(_dumps(_plan_out(rec)), media_type=_JSON, headers=_NO_STORE)
+
+    def step(request: Request, plan_id: str, user, action: str) -> Response:
+        svc = _service(request)
+        try:
+            auth.require(user, f"plan.{action}")
+        except PermissionDenied as exc:
+            raise _denied(exc) from None
+        store = auth.guard(svc.store, user)
+        ds = svc.dataset
+        try:
+            plan = _stored_plan(store, plan_id, ds)
+            target = _STATUS_STEP[action]
+            at, want = sim.STATUSES.index(plan.status), sim.STATUSES.index(target)
+            if at + 1 != want:
+                now_zh = _STATUS_ZH.get(plan.status, plan.status)
+                zh = (f"方案 {plan_id} 已是“{now_zh}”，无需再{_STEP_ZH[action]}。" if at >= want else
+                      f"方案 {plan_id} 当前为“{now_zh}”，不能直接{_STEP_ZH[action]}：须依次评估、批准、"
+                      "发布（seeds 000 五(一)）。")
+                raise ApiError(
+                    409, "wrong_status", f"plan {plan_id} is {plan.status}; it cannot become "
+                    f"{target} (draft → evaluated → approved → published)", zh)
+            impact = None
+            if action == "evaluate":
+                simr, current = svc.simulator(plan.level)
+                try:
+                    parent = _stored_plan(store, plan.parent_id, ds) if plan.parent_id else current
+                except ApiError:
+                    parent = current
+                impact = _impact_out(simr, parent, plan)
+            moved = sim.set_status(plan, target, actor=user.username)
+            sim.save_plan(store, moved, actor=user.username)
+        except ZoningError as exc:
+            if isinstance(exc, PermissionDenied):
+                raise _denied(exc) from None
+            raise ApiError(409, "conflict", str(exc),
+                           f"方案 {plan_id} 的状态已被更改，请刷新后重试：{exc}") from None
+        rec = _plan_record(store, plan_id)
+        return Response(_dumps(_plan_out(rec, impact)), media_type=_JSON, headers=_NO_STORE)
+
+    def make(action: str):
+        def endpoint(request: Request,
+                     plan_id: Annotated[str, PathParam(min_length=1, max_length=64)],
+                     user: Annotated[auth.User, Depends(_user)]) -> Response:
+            return step(request, plan_id, user, action)
+
+        return endpoint
+
+    for action in _STATUS_STEP:
+        endpoint = make(action)
+        endpoint.__doc__ = (f"{_STEP_ZH[action]}：move a plan to {_STATUS_STEP[action]} "
+                            "(approver; seeds 000 五(一)).")
+        app.post(f"/plans/{{plan_id}}/{action}", response_model=PlanOut, tags=["plans"],
+                 name=f"plan_{action}", summary=f"{_STEP_ZH[action]}片区方案 ({action})",
+                 responses={**need_token, 404: {**err, "description": "unknown plan"},
+                            409: {**err, "description": "the plan is not at the status this "
+                                                        "step starts from"}})(endpoint)
+
+
+def _plan_record(store, plan_id: str) -> dict:
+    try:
+        return store.plan_record(plan_id)
+    except PermissionDenied:
+        raise
+    except ZoningError:
+        raise ApiError(404, "unknown_plan", f"no plan {plan_id!r}",
+                       f"没有编号为 {plan_id} 的片区方案。") from None
+
+
+def _stored_plan(store, plan_id: str, ds):
+    from zoning.simulate import load_plan
+
+    _plan_record(store, plan_id)  # 404 for an unknown id
+    return load_plan(store, plan_id, crs=ds.crs)
 
 
 def _version() -> str:
@@ -744,12 +1238,16 @@ def app_from_env() -> FastAPI:
     if not data:
         raise ValidationError(f"{DATA_ENV} is not set: name the GeoPackage store to serve, or "
                               "start the service with `zoning serve --data PATH`")
-    return create_app(data, cache_size=int(os.environ.get(CACHE_ENV, DEFAULT_CACHE)))
+    rate = float(os.environ.get(RATE_ENV) or 0) or None
+    burst = float(os.environ.get(BURST_ENV) or 0) or None
+    return create_app(data, cache_size=int(os.environ.get(CACHE_ENV, DEFAULT_CACHE)),
+                      rate_limit=rate, rate_burst=burst)
 
 
 def serve(data_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8000,
           workers: int = 1, cache_size: int = DEFAULT_CACHE, access_log: bool = False,
-          log_level: str = "info") -> None:
+          log_level: str = "info", rate_limit: float = 10.0,
+          rate_burst: float | None = None) -> None:
     """Run the lookup service with uvicorn until interrupted.
 
     Parameters
@@ -767,6 +1265,11 @@ def serve(data_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 
         Log one line per request, with the query string and client address removed.
     log_level : str
         uvicorn's log level.
+    rate_limit : float
+        Public requests per second per client address and worker (0: off; benchmarks turn it
+        off); over it, 429 with ``Retry-After``.
+    rate_burst : float, optional
+        Requests a client may send at once (default 3 × ``rate_limit``, at least 10).
 
     Raises
     ------
@@ -783,6 +1286,8 @@ def serve(data_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 
         raise ValidationError(f"workers={workers}: give at least 1")
     os.environ[DATA_ENV] = str(path)
     os.environ[CACHE_ENV] = str(int(cache_size))
+    os.environ[RATE_ENV] = str(float(rate_limit or 0))
+    os.environ[BURST_ENV] = str(float(rate_burst or 0))
     _install_log_filter()
     # uvicorn's own logging set-up, plus this package's start-up lines through the same handler
     log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)

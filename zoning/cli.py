@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from zoning.errors import UnitCodeError, ZoningError
+from zoning.cli_users import UserOption, guarded
+from zoning.errors import PermissionDenied, SignInError, UnitCodeError, ZoningError
 
 app = typer.Typer(
     name="zoning",
@@ -46,7 +47,8 @@ KIND_ZH = {
 
 def _fail(exc: ZoningError) -> None:
     typer.echo(f"错误 (error): {exc}", err=True)
-    raise typer.Exit(2)
+    # 3: not signed in, or the role may not (zoning.auth); 2: any other error
+    raise typer.Exit(3 if isinstance(exc, PermissionDenied | SignInError) else 2)
 
 
 def _finite(obj):
@@ -73,16 +75,26 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 7,
     parcels: Annotated[int, typer.Option(help="number of parcels")] = 20_000,
     addresses: Annotated[int, typer.Option(help="number of addresses")] = 200_000,
+    users: Annotated[bool, typer.Option(
+        "--users/--no-users", help="add one user per role with a random password, written to "
+        "<store>-users.txt beside the store (owner-only) and printed")] = True,
 ) -> None:
     """Build the demo district (渝北区, real boundary) into a GeoPackage."""
+    from zoning.cli_users import create_demo_users
     from zoning.demo import write_demo
 
     try:
         path = write_demo(out, seed=seed, n_parcels=parcels, n_addresses=addresses,
                           progress=sys.stderr.isatty())
+        made = create_demo_users(path) if users else None
     except ZoningError as exc:
         _fail(exc)
     typer.echo(f"演示区县已生成: {path} (seed={seed}, 宗地 {parcels}, 地址 {addresses})")
+    if made:
+        file, rows = made
+        typer.echo(f"演示用户（每个角色一个，密码随机生成，已写入 {file}，仅本人可读）:")
+        for name, role, password in rows:
+            typer.echo(f"  {name}\t{role}\t{password}")
 
 
 @app.command()
@@ -190,21 +202,24 @@ def import_(
                                              "classes, enrolment, births or housing")],
     source: Annotated[Path, typer.Argument(help="file to import")],
     store: Annotated[Path, typer.Option(help="GeoPackage store to write into")] = _DEFAULT_DATA,
-    actor: Annotated[str, typer.Option(help="who imports (written to the audit log)")] = "",
+    user: UserOption = None,
     coords: Annotated[str | None, typer.Option(
         help="the file's lon/lat are in this web-map datum: gcj02 or bd09")] = None,
     encoding: Annotated[str | None, typer.Option(help="attribute encoding, e.g. GBK")] = None,
 ) -> None:
-    """Import a layer or table into a store, checked, atomically (a failure changes nothing)."""
-    from zoning.io import LAYERS
-    from zoning.store import open_store
+    """Import a layer or table into a store, checked, atomically (a failure changes nothing).
 
-    who = actor or os.environ.get("USER", "unknown")
+    Needs sign-in: a planner imports layers and tables; replacing the zones in force is the
+    approver's (seeds 000 五(一)).
+    """
+    from zoning.io import LAYERS
+
     kwargs = {}
     if kind in LAYERS:
         kwargs = {"source": coords, "encoding": encoding}
+    guard, who = guarded(store, user)
     try:
-        frame = open_store(store).import_layer(kind, source, actor=who, **kwargs)
+        frame = guard.import_layer(kind, source, actor=who.username, **kwargs)
     except ZoningError as exc:
         _fail(exc)
     typer.echo(f"已导入 {kind}: {len(frame)} 条 → {store}")
@@ -222,15 +237,16 @@ def audit(
     = None,
     migrate: Annotated[bool, typer.Option("--migrate", help="with verify: first chain an older "
                                           "store's log (a write)")] = False,
+    user: UserOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Show the audit log (who changed what, when); `zoning audit verify` checks its hash chain.
 
+    Showing the log needs sign-in (approver, officer or admin); `verify` does not.
+
     `verify` exits 0 when the chain is whole, 1 when an entry was edited or deleted (the first
     broken entry is named), 2 when the store cannot be read.
     """
-    from zoning.store import open_store
-
     if first == "verify":
         _audit_verify(second or _DEFAULT_DATA, head=head, migrate=migrate, as_json=as_json)
         return
@@ -238,8 +254,9 @@ def audit(
         _fail(ZoningError(f"unexpected argument {str(second)!r}: use `zoning audit STORE` or "
                           "`zoning audit verify STORE`"))
     store = Path(first) if first else _DEFAULT_DATA
+    guard, _ = guarded(store, user, "audit.read")
     try:
-        log = open_store(store).audit_log()
+        log = guard.audit_log()
     except ZoningError as exc:
         _fail(exc)
     if as_json:
@@ -327,20 +344,45 @@ def lookup(
 @app.command()
 def assign(
     input: Annotated[Path, typer.Option("--input", help="CSV (or GeoPackage/Excel) with an "
-                                        "address, a parcel/unit_code, or lon/lat columns")],
+                                        "address, a parcel/unit_code, or lon/lat columns; "
+                                        "Parquet/GeoParquet, a directory or a glob of files "
+                                        "go partition by partition (extra scale)")],
     out: Annotated[Path, typer.Option(help="CSV to write: the input plus zone and school "
-                                           "ids per level")],
+                                           "ids per level (partitioned: a Parquet directory "
+                                           "unless the name ends in .csv)")],
     data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
     coords: Annotated[str, typer.Option(help="datum of lon/lat columns")] = "wgs84",
     chunk: Annotated[int, typer.Option(help="rows per chunk")] = 200_000,
+    engine: Annotated[str, typer.Option(help="auto (dask for Parquet, directories and globs, "
+                                             "chunks otherwise), chunks or dask")] = "auto",
+    workers: Annotated[int | None, typer.Option(help="dask: worker processes (default: "
+                                                     "every CPU)")] = None,
+    blocksize: Annotated[str, typer.Option(help="dask: bytes per CSV partition")] = "64MB",
 ) -> None:
     """Assign a batch of addresses, parcels or points to zones and schools (millions of rows)."""
+    import glob
+
     import pandas as pd
     from tqdm.auto import tqdm
 
     from zoning.lookup import Resolver
+    from zoning.scale import assign_mixed, merge_result
     from zoning.store import open_store
 
+    if engine not in ("auto", "chunks", "dask"):
+        typer.echo(f"错误: --engine 应为 auto、chunks 或 dask；收到 {engine!r}", err=True)
+        raise typer.Exit(2)
+    suffix = input.suffix.lower()
+    partitioned = (glob.has_magic(str(input)) or input.is_dir()
+                   or suffix in (".parquet", ".geoparquet", ".pq"))
+    if engine == "dask" or (engine == "auto" and partitioned):
+        _assign_partitioned(input, out, data=data, coords=coords, workers=workers,
+                            blocksize=blocksize)
+        return
+    if partitioned:
+        typer.echo(f"错误: {input} 是 Parquet 文件、目录或通配路径，只能分区处理；"
+                   "请去掉 --engine chunks（或用 --engine dask）", err=True)
+        raise typer.Exit(2)
     try:
         resolver = Resolver(open_store(data).load())
     except ZoningError as exc:
@@ -364,8 +406,8 @@ def assign(
     try:
         with tqdm(total=total, unit="行", desc="分配", disable=not sys.stderr.isatty()) as bar:
             for i, part in enumerate(chunks):
-                res = resolver.assign_frame(part, coords=coords)
-                merged = pd.concat([part, res], axis=1)
+                res = assign_mixed(resolver, part, coords=coords)
+                merged = merge_result(part, res)
                 merged.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False,
                               encoding="utf-8-sig" if i == 0 else "utf-8")
                 done += len(part)
@@ -379,6 +421,19 @@ def assign(
         tmp.unlink(missing_ok=True)
         raise
     typer.echo(f"已分配 {placed}/{done} 行 → {out}")
+
+
+def _assign_partitioned(input: Path, out: Path, *, data: Path, coords: str,
+                        workers: int | None, blocksize: str) -> None:
+    """``zoning assign`` on inputs larger than memory: dask partitions (zoning.scale)."""
+    from zoning.scale import assign_partitioned
+
+    try:
+        summary = assign_partitioned(input, out, data=data, coords=coords, workers=workers,
+                                     blocksize=blocksize, progress=sys.stderr.isatty())
+    except ZoningError as exc:
+        _fail(exc)
+    typer.echo(summary.summary_zh())
 
 
 @app.command()
@@ -702,6 +757,12 @@ def serve(
                                        min=0)] = 4096,
     access_log: Annotated[bool, typer.Option("--access-log", help="log one line per request, "
                                              "without query string or client address")] = False,
+    rate_limit: Annotated[float, typer.Option(
+        help="public requests per second per client address and worker (0: off); a client "
+             "above it gets 429 with Retry-After", min=0)] = 10.0,
+    rate_burst: Annotated[int | None, typer.Option(
+        help="requests a client may send at once before the limit applies (default 3 × the "
+             "rate, at least 10)", min=1)] = None,
 ) -> None:
     """Start the HTTP lookup service (FastAPI): /lookup, /schools/{id}, /warnings, /health.
 
@@ -716,7 +777,7 @@ def serve(
     typer.echo(f"学区查询服务: http://{host}:{port}/docs（数据 {data}，{workers} 个进程）", err=True)
     try:
         run(data, host=host, port=port, workers=workers, cache_size=cache,
-            access_log=access_log)
+            access_log=access_log, rate_limit=rate_limit, rate_burst=rate_burst)
     except ZoningError as exc:
         _fail(exc)
 
@@ -754,8 +815,8 @@ def import_text(
     out: Annotated[Path | None, typer.Option(help="write the new zones to .gpkg, .geojson or .shp "
                                                   "(GBK)")] = None,
     save: Annotated[bool, typer.Option("--save", help="replace the level's zones in the store "
-                                       "(atomic, with an audit entry)")] = False,
-    actor: Annotated[str, typer.Option(help="who saves (audit log)")] = "",
+                                       "(atomic, with an audit entry; approver)")] = False,
+    user: UserOption = None,
     school_map: Annotated[list[str] | None, typer.Option(
         "--map", help="school name as written=SCHOOL_ID, for names not found (repeatable)")]
     = None,
@@ -777,8 +838,11 @@ def import_text(
     from zoning.textimport import read_text_list
 
     mapping = _pairs(school_map, "--map")
+    guard = None
+    if save:  # sign in before the work, not after it
+        guard, who = guarded(data, user, "zones.import")
     try:
-        store = open_store(data)
+        store = guard or open_store(data)
         ds = store.load()
         tl = read_text_list(text, sheet=sheet)
         res = run(ds, tl, level=level, school_map=mapping, progress=sys.stderr.isatty())
@@ -793,7 +857,7 @@ def import_text(
             write_layer(res.zones, out, encoding="GBK" if out.suffix.lower() == ".shp" else None)
             written.append(str(out))
         if save:
-            res.save(store, ds, actor=_who(actor))
+            res.save(guard, ds, actor=who.username)
     except ZoningError as exc:
         if not as_json:
             _print_import_text(res, text, limit)
@@ -815,7 +879,8 @@ def import_text(
         for p in written:
             typer.echo(f"已写出片区: {p}")
         if save:
-            typer.echo(f"已保存到 {data}：{_LEVEL_ZH.get(level, level)}片区已替换（审计记录：{_who(actor)}）")
+            typer.echo(f"已保存到 {data}：{_LEVEL_ZH.get(level, level)}片区已替换"
+                       f"（审计记录：{who.username}）")
     raise typer.Exit(1 if problems else 0)
 
 
@@ -903,9 +968,9 @@ def import_plan(
     out: Annotated[list[Path] | None, typer.Option(help="export the plan: .shp (GBK), .geojson, "
                                                         ".gpkg or .txt (划片文字) (repeatable)")]
     = None,
-    save: Annotated[bool, typer.Option("--save", help="store the plan as a draft version")]
-    = False,
-    actor: Annotated[str, typer.Option(help="who imports (plan author, audit log)")] = "",
+    save: Annotated[bool, typer.Option("--save", help="store the plan as a draft version "
+                                       "(planner)")] = False,
+    user: UserOption = None,
     limit: Annotated[int, typer.Option(help="rows shown per table")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
@@ -919,15 +984,18 @@ def import_plan(
     from zoning.textimport import import_plan as run
 
     mapping = _pairs(school_map, "--map")
+    guard = who = None
+    if save:
+        guard, who = guarded(data, user, "plan.edit")
     try:
-        store = open_store(data)
+        store = guard or open_store(data)
         ds = store.load()
         res = run(ds, file, level=level, school_column=school_column, zone_column=zone_column,
                   school_map=mapping, layer=layer, source=coords, encoding=encoding,
-                  author=_who(actor))
+                  author=who.username if who else _who(user or ""))
         written = [str(export_plan(ds, res.plan, p)) for p in out or []]
         if save:
-            save_plan(store, res.plan, actor=_who(actor))
+            save_plan(guard, res.plan, actor=who.username)
     except ZoningError as exc:
         _fail(exc)
     s = res.summary
@@ -978,13 +1046,17 @@ def export_plan_cmd(
                                                   "force)")] = None,
     level: Annotated[str, typer.Option(help="primary or junior (with the zones in force)")]
     = "primary",
+    user: UserOption = None,
 ) -> None:
-    """Export a plan (or the zones in force) as a Shapefile, GeoJSON, GeoPackage or text list."""
+    """Export a plan (or the zones in force) as a Shapefile, GeoJSON, GeoPackage or text list.
+
+    The zones in force are public; a stored plan (--plan) needs sign-in (planner or approver).
+    """
     from zoning.simulate import current_plan, export_plan, load_plan
     from zoning.store import open_store
 
     try:
-        store = open_store(data)
+        store = guarded(data, user)[0] if plan else open_store(data)
         ds = store.load()
         p = load_plan(store, plan, crs=ds.crs) if plan else current_plan(ds, level=level)
         for path in out:
@@ -1004,6 +1076,25 @@ enroll_app = typer.Typer(
 app.add_typer(lottery_app, name="lottery")
 app.add_typer(enroll_app, name="enroll")
 
+
+def _register_auth_commands() -> None:
+    from zoning.cli_users import retention, user_app
+
+    app.add_typer(user_app, name="user")
+    app.command("retention")(retention)
+
+
+_register_auth_commands()
+
+
+def _register_store_commands() -> None:
+    from zoning.cli_store import store_app
+
+    app.add_typer(store_app, name="store")
+
+
+_register_store_commands()
+
 def _when(at: str | None):
     """--at as a time on the CST clock (default now)."""
     import pandas as pd
@@ -1019,13 +1110,13 @@ def _when(at: str | None):
     return t.tz_localize(CST) if t.tzinfo is None else t.tz_convert(CST)
 
 
-def _override(officer: str | None, reason: str | None):
+def _override(officer: str | None, reason: str | None, user=None):
     from zoning.enroll import Override
 
     if officer is None and reason is None:
         return None
     try:
-        return Override(officer or "", reason or "")
+        return Override(officer or (user.username if user is not None else ""), reason or "")
     except ZoningError as exc:
         _fail(exc)
 
@@ -1057,7 +1148,7 @@ def lottery_commit(
         "--quota", help="own-area seats of a school, e.g. S094=20 (repeatable)")] = None,
     at: Annotated[str | None, typer.Option(help="when (default now), e.g. 2027-06-19T17:00")]
     = None,
-    actor: Annotated[str, typer.Option(help="who commits (audit log)")] = "",
+    user: UserOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Before the draw: write and audit each oversubscribed school's applicant list and commitment.
@@ -1067,11 +1158,10 @@ def lottery_commit(
     """
     from zoning import enroll as en
     from zoning import lottery as lot
-    from zoning.store import open_store
 
     t = _when(at)
+    store, who = guarded(data, user, "lottery.run")
     try:
-        store = open_store(data)
         ds = store.load()
         settings = en.EnrolSettings(siblings_together=siblings, own_area_quota=_quota(quota))
         apps = store.query("applicants", {"year": year})
@@ -1090,7 +1180,7 @@ def lottery_commit(
             rows.append({**row, "method": "lottery", "applicants_sha256": c.applicants_sha256,
                          "params_sha256": c.params_sha256, "commit_file": str(cpath),
                          "applicants_file": str(apath)})
-            audit.append({"actor": _who(actor), "action": "lottery_commit", "target": key,
+            audit.append({"actor": who.username, "action": "lottery_commit", "target": key,
                           "detail": {"applicants_sha256": c.applicants_sha256,
                                      "params_sha256": c.params_sha256, "applicants": len(lst),
                                      "seats": params.seats, "committed_at": c.committed_at}})
@@ -1127,31 +1217,33 @@ def lottery_draw(
     = None,
     override_reason: Annotated[str | None, typer.Option(help="why the draw is outside June 20")]
     = None,
-    data: Annotated[Path | None, typer.Option(help="store whose audit log records the draw")]
+    data: Annotated[Path | None, typer.Option(help="store whose audit log records the draw "
+                                              "(then sign-in as an officer is needed)")]
     = None,
-    actor: Annotated[str, typer.Option(help="who draws (audit log)")] = "",
+    user: UserOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Draw from a published commitment and the announced seed; write the result and receipts."""
     from zoning import enroll as en
     from zoning import lottery as lot
-    from zoning.store import open_store
 
     t = _when(at)
+    store, who = guarded(data, user, "lottery.run") if data is not None else (None, None)
     try:
         c, lst, c_sha = lot.read_commit(commit_file)
-        ov = en.Timeline.for_year(c.params.year).check("lottery", t,
-                                                       override=_override(officer, override_reason),
-                                                       target=c.params.key)
+        ov = en.Timeline.for_year(c.params.year).check(
+            "lottery", t, override=_override(officer, override_reason, who),
+            target=c.params.key)
         d = lot.draw(lst, c.params, seed, commitment=c, at=t, commit_sha256=c_sha)
         dpath, rpath = lot.write_draw(commit_file.parent, d)
         if data is not None:
             entries = [ov] if ov else []
-            entries.append({"actor": _who(actor), "action": "lottery_draw", "target": c.params.key,
+            entries.append({"actor": who.username, "action": "lottery_draw",
+                            "target": c.params.key,
                             "detail": {"seed": d.seed, "applicants_sha256": d.applicants_sha256,
                                        "params_sha256": d.params_sha256,
                                        "admitted": len(d.admitted), "draw_file": dpath.name}})
-            open_store(data).write_rows({}, audit=entries)
+            store.write_rows({}, audit=entries)
     except ZoningError as exc:
         _fail(exc)
     if as_json:
@@ -1201,7 +1293,7 @@ def enroll_import(
     year: Annotated[int, typer.Option(help="intake year")] = 2027,
     report: Annotated[Path | None, typer.Option(help="write the rejected rows and why (CSV)")]
     = None,
-    actor: Annotated[str, typer.Option(help="who imports (audit log)")] = "",
+    user: UserOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Import applications row by row: accepted rows saved together, rejected rows with reasons.
@@ -1211,11 +1303,10 @@ def enroll_import(
     """
     from zoning import enroll as en
     from zoning.io import atomic_path
-    from zoning.store import open_store
 
+    store, who = guarded(data, user, "applicants.import")
     try:
-        rep = en.import_applicants(source, year=year, store=open_store(data),
-                                   actor=_who(actor))
+        rep = en.import_applicants(source, year=year, store=store, actor=who.username)
     except ZoningError as exc:
         _fail(exc)
     rejected = rep.rejected.rename(columns={"row": "行号", "applicant_id": "报名号",
@@ -1292,7 +1383,7 @@ def enroll_run(
     officer: Annotated[str | None, typer.Option(help="officer overriding a date window")] = None,
     override_reason: Annotated[str | None, typer.Option(help="why, for the audit log")] = None,
     out: Annotated[Path | None, typer.Option(help="folder for the result tables (CSV)")] = None,
-    actor: Annotated[str, typer.Option(help="who runs the season (audit log)")] = "",
+    user: UserOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Run the season: eligibility, private admissions, public admission and 统筹, notices.
@@ -1301,9 +1392,9 @@ def enroll_run(
     """
     from zoning import enroll as en
     from zoning import lottery as lot
-    from zoning.store import open_store
 
     when = None if at == "replay" else _when(at)
+    store, who = guarded(data, user, "season.run")
     try:
         draws = {}
         if lottery_dir is not None:
@@ -1318,9 +1409,10 @@ def enroll_run(
                 draws[d.params.key] = d
         conf = _read_confirmations(confirmations) if confirmations else None
         settings = en.EnrolSettings(siblings_together=siblings, own_area_quota=_quota(quota))
-        res = en.run_season(open_store(data), year=year, settings=settings,
+        res = en.run_season(store, year=year, settings=settings,
                             lottery_seed=seed, draws=draws, confirmations=conf, at=when,
-                            override=_override(officer, override_reason), actor=_who(actor))
+                            override=_override(officer, override_reason, who),
+                            actor=who.username)
     except ZoningError as exc:
         _fail(exc)
     written = []
@@ -1354,7 +1446,9 @@ def enroll_run(
 def enroll_checkin(
     code: Annotated[str, typer.Argument(help="报到码 from the notice, e.g. ABCD-EFGH-JKMNP")],
     data: Annotated[Path, typer.Option(help="GeoPackage store")] = _DEFAULT_DATA,
-    by: Annotated[str, typer.Option(help="who checks the pupil in (audit log)")] = "",
+    by: Annotated[str, typer.Option(help="the school's staff member who checks the pupil in "
+                                         "(default: the signed-in user)")] = "",
+    user: UserOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Check a pupil in with the 报到码 (scanned or typed; a typo is caught by its check character).
@@ -1363,10 +1457,10 @@ def enroll_checkin(
     unknown.
     """
     from zoning import enroll as en
-    from zoning.store import open_store
 
+    store, who = guarded(data, user, "checkin")
     try:
-        r = en.checkin(open_store(data), code, by=_who(by))
+        r = en.checkin(store, code, by=by or who.username)
     except ZoningError as exc:
         zh = next((p.get("message_zh") for p in getattr(exc, "problems", [])
                    if isinstance(p, dict) and p.get("message_zh")), None)

@@ -205,7 +205,7 @@ def id_check_digit(first17: str) -> str:
     >>> id_check_digit("11010519491231002")
     'X'
     """
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise ValidationError(f"id_check_digit: need 17 digits, got {len(first17)} characters")
     s = int(np.dot(np.frombuffer(first17.encode(), dtype=np.uint8) - 48, _ID_WEIGHTS))
     return _ID_CHECK[s % 11]
@@ -227,7 +227,8 @@ def _check_ids(values) -> pd.DataFrame:
     n = len(ids)
     err = np.full(n, None, dtype=object)
     err_zh = np.full(n, None, dtype=object)
-    shape = ids.str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(bool)
+    # ASCII digits only: \d also matches other scripts' digits (٣, ३), which NFKC leaves as they are
+    shape = ids.str.fullmatch(r"[0-9]{17}[0-9X]").fillna(False).to_numpy(bool)
     lens = ids.str.len().to_numpy()
     for i in np.flatnonzero(~shape):
         m = mask_id(ids.iat[i])
@@ -635,6 +636,7 @@ _OTHER_PROVINCE = re.compile(
 
 
 _EMPTY = frozenset({"", "nan", "None", "NaT", "<NA>", "NaN"})
+_DATE_RANGE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2199-12-31"))
 
 
 def _value(v) -> str | None:
@@ -680,9 +682,12 @@ def read_applicants(path: str | os.PathLike) -> pd.DataFrame:
                 df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
             except UnicodeDecodeError:
                 df = pd.read_csv(path, dtype=str, encoding="gb18030", keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise ValidationError(f"{path}: cannot be read as CSV or Excel ({exc}); export it again "
-                              "as UTF-8 CSV or .xlsx") from exc
+    except ImportError as exc:
+        raise ValidationError(f"{path}: the old .xls format needs the xlrd package; save the "
+                              "sheet as .xlsx or UTF-8 CSV") from exc
+    except Exception as exc:  # any: a damaged .xlsx raises zlib.error, KeyError…
+        raise ValidationError(f"{path}: cannot be read as CSV or Excel ({type(exc).__name__}: "
+                              f"{exc}); export it again as UTF-8 CSV or .xlsx") from exc
     return _standardise(df, source=path.name)
 
 
@@ -720,9 +725,7 @@ def _normalise(applicants: pd.DataFrame, *, year: int | None = None) -> pd.DataF
     for col in _FLAGS:
         a[col] = _flag(_text(a[col]))
     for col in _DATES:
-        a[col] = pd.to_datetime(_text(a[col]), errors="coerce", format="mixed")
-        if getattr(a[col].dt, "tz", None) is not None:
-            a[col] = a[col].dt.tz_convert(CST).dt.tz_localize(None)
+        a[col] = _dates(_text(a[col]))
     for col in ("applicant_id", "id_number", "name", "school_id", "hukou_address",
                 "hukou_unit_code", "property_unit_code", "residence_address",
                 "residence_unit_code", "special_group", "special_reason", "sibling_group",
@@ -733,8 +736,34 @@ def _normalise(applicants: pd.DataFrame, *, year: int | None = None) -> pd.DataF
                                     for v in a["special_group"]], index=a.index, dtype=object)
     if year is not None:
         y = pd.to_numeric(a["year"], errors="coerce")
+        # "inf", "1e30", "2027.5" are no year (import_applicants reports them)
+        y = y.where(y.between(1900, 2199) & (y == np.floor(y)))
         a["year"] = y.fillna(year).astype(np.int64)
     return a
+
+
+def _dates(text: pd.Series) -> pd.Series:
+    """Dates as typed → naive timestamps on the CST clock; NaT where there is no date.
+
+    "-1" parses as the year -1 and "9999-12-31" is a date too, but no date of a child or a
+    season lies outside 1900–2199: those are NaT as well (import_applicants reports them).
+    """
+    try:
+        d = pd.to_datetime(text, errors="coerce", format="mixed")
+    except ValueError:  # times with and without a zone in one column: one by one
+        d = pd.Series([_one_date(v) for v in text], index=text.index, dtype="datetime64[ns]")
+    if getattr(d.dt, "tz", None) is not None:
+        d = d.dt.tz_convert(CST).dt.tz_localize(None)
+    return d.where(d.between(*_DATE_RANGE))
+
+
+def _one_date(v) -> pd.Timestamp:
+    t = pd.NaT if v is None else pd.to_datetime(v, errors="coerce")
+    if t is pd.NaT:
+        return t
+    if t.tzinfo is not None:
+        t = t.tz_convert(CST).tz_localize(None)
+    return t if _DATE_RANGE[0] <= t <= _DATE_RANGE[1] else pd.NaT
 
 
 # =============================================================================== import
@@ -844,6 +873,13 @@ def import_applicants(source, *, year: int, store: GeoPackageStore | None = None
             z = zh(i) if callable(zh) else zh
             problems.append((int(i), field_, e, z))
 
+    for col in _DATES:  # a date that was given but cannot be read is not a missing date
+        given_text = (_text(raw[col].reset_index(drop=True)) if col in raw.columns
+                      else pd.Series(None, index=a.index, dtype=object))
+        bad(given_text.notna() & a[col].isna(), col,
+            lambda i, c=col, t=given_text: f"{c}={t.iat[i]!r} is not a date (1900-2199); "
+                                           "write it as YYYY-MM-DD, e.g. 2020-08-31",
+            lambda i, t=given_text: f"“{t.iat[i]}”不是有效日期，请按“年-月-日”填写（如2020-08-31）")
     ids = _check_ids(a["id_number"])
     a["id_number"] = ids["id_number"].to_numpy()
     for i in np.flatnonzero(~ids["valid"].to_numpy()):
@@ -860,9 +896,12 @@ def import_applicants(source, *, year: int, store: GeoPackageStore | None = None
         bad(~a[col].isin(allowed), col,
             lambda i, c=col, al=allowed: f"{c}={a.at[i, c]!r}: use one of {', '.join(al)}",
             lambda i, c=col: f"“{a.at[i, c]}”不是有效取值")
-    y = pd.to_numeric(a["year"], errors="coerce")
-    bad(y != year, "year", lambda i: f"year {a.at[i, 'year']} is not the intake year {year}",
-        f"报名年份应为{year}年")
+    # the year as written: "abc" or "inf" is not this year either (a missing one is)
+    y_text = (_text(raw["year"].reset_index(drop=True)) if "year" in raw.columns
+              else pd.Series(None, index=a.index, dtype=object))
+    y = pd.to_numeric(y_text, errors="coerce")
+    bad(y_text.notna() & (y != year), "year",
+        lambda i: f"year {y_text.iat[i]!r} is not the intake year {year}", f"报名年份应为{year}年")
     private = (a["application_type"] == "private").to_numpy()
     sch = schools if schools is not None else pd.DataFrame(columns=["level", "ownership"])
     own = a["school_id"].map(sch["ownership"]) if "ownership" in sch else pd.Series(None, a.index)

@@ -136,12 +136,21 @@ class LotteryParams:
         problems = []
         if not str(self.school_id).strip():
             problems.append("school_id is empty")
+        elif len(str(self.school_id)) > 64 or re.search(r"[/\\\x00-\x1f]", str(self.school_id)):
+            # the id names the published files (KEY.commit.json)
+            problems.append(f"school_id={str(self.school_id)[:70]!r} cannot name a file: use the "
+                            "school's id, at most 64 characters, without '/', '\\' or control "
+                            "characters")
         if self.level not in _LEVELS:
             problems.append(f"level={self.level!r}: use 'primary' or 'junior'")
         for name in ("year", "seats", "own_area_quota"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
                 problems.append(f"{name}={v!r} must be a whole number ≥ 0")
+            elif name == "year" and v > 9999:
+                problems.append(f"year={v!r} is not a year")
+        if not isinstance(self.siblings_together, bool | np.bool_):
+            problems.append(f"siblings_together={self.siblings_together!r} must be true or false")
         if not problems and self.own_area_quota > self.seats:
             problems.append(f"own_area_quota={self.own_area_quota} exceeds seats={self.seats}; "
                             "a quota is part of the plan, not on top of it")
@@ -287,9 +296,28 @@ def rank_keys(seed: str, ids) -> list[str]:
 def _body(text: str, kind: str) -> dict:
     """A published file's JSON body, checked to be a ``kind`` file of this format."""
     body = json.loads(text)
+    if not isinstance(body, dict):
+        raise ValueError(f"the JSON is a {type(body).__name__}, not an object")
     if body.get("format") != FORMAT or body.get("kind") != kind:
         raise ValueError(f"format {body.get('format')!r}, kind {body.get('kind')!r}")
     return body
+
+
+def _time(value) -> str:
+    """A published time, checked: ISO text with its UTC offset, as :func:`_stamp` writes it."""
+    t = pd.Timestamp(value) if isinstance(value, str) else None
+    if t is None or t is pd.NaT or t.tzinfo is None:
+        raise ValueError(f"time {value!r} is not an ISO time with its offset (+08:00)")
+    return value
+
+
+def _read_text(path: Path, kind: str) -> str:
+    """A published file's text; it is UTF-8 as the commands write it."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path}: is not UTF-8 text ({exc}); use the file `zoning lottery "
+                              f"{kind}` wrote, unchanged") from exc
 
 
 @contextmanager
@@ -297,7 +325,7 @@ def _reading(source: str, kind: str):
     """Turn a malformed published file into a ValidationError that says which command writes it."""
     try:
         yield
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise ValidationError(f"{source}: not a lottery {kind} file of format {FORMAT} ({exc}); "
                               f"use the file `zoning lottery {kind}` wrote") from exc
 
@@ -344,7 +372,8 @@ class Commitment:
         with _reading(source, "commit"):
             body = _body(text, "commit")
             return cls(LotteryParams(**body["params"]), body["applicants_sha256"],
-                       body["params_sha256"], int(body["n_applicants"]), body["committed_at"])
+                       body["params_sha256"], int(body["n_applicants"]),
+                       _time(body["committed_at"]))
 
 
 def commit(applicants: pd.DataFrame, params: LotteryParams, *, at=None) -> Commitment:
@@ -444,7 +473,7 @@ class Draw:
                                                          "own_area", "admitted", "stage"])
             order["admitted"] = order["admitted"].astype(bool)
             return cls(LotteryParams(**body["params"]), body["seed"], body["applicants_sha256"],
-                       body["params_sha256"], body["drawn_at"], order,
+                       body["params_sha256"], _time(body["drawn_at"]), order,
                        body.get("commit_sha256", ""))
 
 
@@ -657,14 +686,14 @@ def read_commit(path: str | os.PathLike) -> tuple[Commitment, pd.DataFrame, str]
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"{path}: no such commit file; `zoning lottery commit` writes it")
-    raw = path.read_bytes()
-    c = Commitment.from_json(raw.decode("utf-8"), source=str(path))
+    text = _read_text(path, "commit")
+    c = Commitment.from_json(text, source=str(path))
     apath = path.with_name(f"{c.params.key}.applicants.csv")
     if not apath.exists():
         raise ValidationError(f"{apath}: the applicant list of {c.params.key} is missing beside "
                               "its commit file; publish both together")
-    lst = _parse_list_text(apath.read_bytes().decode("utf-8"), source=str(apath))
-    return c, lst, _sha256(raw)
+    lst = _parse_list_text(_read_text(apath, "commit"), source=str(apath))
+    return c, lst, _sha256(text)
 
 
 def write_draw(folder: str | os.PathLike, d: Draw) -> tuple[Path, Path]:
@@ -695,7 +724,7 @@ def read_draw(path: str | os.PathLike) -> Draw:
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"{path}: no such draw file; `zoning lottery draw` writes it")
-    return Draw.from_json(path.read_bytes().decode("utf-8"), source=str(path))
+    return Draw.from_json(_read_text(path, "draw"), source=str(path))
 
 
 @dataclass(frozen=True)
