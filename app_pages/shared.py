@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from pathlib import Path
 
 import streamlit as st
@@ -29,35 +28,41 @@ WARNING_SHORT = {"red": "红色", "yellow": "黄色", "green": "绿色", "none":
 ASSETS = "/app/static/leaflet"  # the vendored Leaflet, served by Streamlit (maps work offline)
 
 
-def data_path() -> Path:
-    """The district's GeoPackage (``ZONING_DATA``, default ``data/demo.gpkg``)."""
-    return Path(os.environ.get("ZONING_DATA", "data/demo.gpkg"))
+def data_path() -> str:
+    """The district's store (``ZONING_DATA``).
+
+    A GeoPackage path (default ``data/demo.gpkg``) or a ``postgresql://…?schema=…`` URL.
+    """
+    return os.environ.get("ZONING_DATA", "data/demo.gpkg")
 
 
-def data_version(path: Path) -> str:
+def data_exists() -> bool:
+    """Whether the store is there to read (a server's schema is checked when it is read)."""
+    path = data_path()
+    return "://" in path or Path(path).exists()
+
+
+def data_version(path: str) -> str:
     """A key that changes when the district's layers change, not when a plan is saved.
 
-    Saving a plan or an audit entry writes the same file; reloading 200,000 addresses for that
-    would make the planner wait, so the key is the layers' own ``last_change`` in the GeoPackage.
+    Saving a plan or an audit entry writes to the same store; reloading 200,000 addresses for
+    that would make the planner wait, so the key is the layers' own version
+    (:meth:`~zoning.store.GeoPackageStore.data_version`, either back end).
     """
+    from zoning.store import open_store
+
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            row = con.execute("SELECT max(last_change) FROM gpkg_contents "
-                              "WHERE data_type = 'features'").fetchone()
-        finally:
-            con.close()
-        return f"{path.stat().st_size}:{row[0]}"
-    except (sqlite3.Error, OSError):
-        return str(path.stat().st_mtime)
+        return open_store(path).data_version()
+    except ZoningError:
+        return ""
 
 
 @st.cache_resource(show_spinner="正在读取片区数据…", max_entries=4)
 def _load(path: str, version: str):
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
     from zoning.zones import validate
 
-    ds = GeoPackageStore(path).load()
+    ds = open_store(path).load()
     report = validate(ds.zones, schools=ds.schools, parcels=ds.parcels, district=ds.district)
     return ds, report
 
@@ -65,12 +70,12 @@ def _load(path: str, version: str):
 def dataset():
     """The district (and its validation report), or a clear message and stop."""
     path = data_path()
-    if not path.exists():
+    if not data_exists():
         st.error(f"找不到数据文件 {path}。请先运行 `make run`（会自动生成演示区县），"
                  f"或 `zoning demo --out {path}`。")
         st.stop()
     try:
-        return _load(str(path), data_version(path))
+        return _load(path, data_version(path))
     except ZoningError as exc:
         st.error(f"数据无法读取：{exc}")
         st.stop()
@@ -100,7 +105,7 @@ def current_user():
     from zoning.errors import SignInError
 
     token = st.session_state.get(_TOKEN)
-    if not token or not data_path().exists():
+    if not token or not data_exists():
         return None
     try:
         return session_user(raw_store(), token)
@@ -162,7 +167,7 @@ def sign_in_box(user) -> None:
         st.text_input("密码", type="password", key="signin-password")
         st.form_submit_button("登录", on_click=_sign_in, key="signin-go")
     try:
-        empty = data_path().exists() and not has_users(raw_store())
+        empty = data_exists() and not has_users(raw_store())
     except ZoningError:
         empty = False
     if empty:
@@ -198,7 +203,7 @@ def resolver():
     """The cached lookup engine (:class:`zoning.lookup.Resolver`) of the district."""
     dataset()  # messages for a missing or broken file
     path = data_path()
-    return _resolver(str(path), data_version(path))
+    return _resolver(path, data_version(path))
 
 
 @st.cache_resource(show_spinner="正在计算各校需求…", max_entries=8)
@@ -213,7 +218,7 @@ def simulator(level: str):
     """``(Simulator, current plan)`` for ``level``, built once per data version."""
     dataset()
     path = data_path()
-    return _simulator(str(path), data_version(path), level)
+    return _simulator(path, data_version(path), level)
 
 
 @st.cache_data(show_spinner="正在计算学位预警…", max_entries=16)
@@ -234,7 +239,7 @@ def capacity(level: str, year: int):
     """The 学位预警 table of ``level`` for the ``year`` intake."""
     dataset()
     path = data_path()
-    return _capacity(str(path), data_version(path), level, year)
+    return _capacity(path, data_version(path), level, year)
 
 
 def intake_year() -> int:
@@ -253,7 +258,8 @@ def district_name() -> str:
     ds, _ = dataset()
     if ds.district is not None and "name" in ds.district and len(ds.district):
         return str(ds.district["name"].iat[0])
-    return data_path().stem
+    path = data_path()
+    return path.rsplit("schema=", 1)[-1] if "://" in path else Path(path).stem
 
 
 def level_radio(where=st.sidebar, key: str = "level") -> str:

@@ -106,7 +106,7 @@ with tab_map:
 
 with tab_chart:
     path = data_path()
-    fc = _forecast(str(path), data_version(path), level, 6)
+    fc = _forecast(path, data_version(path), level, 6)
     names = ds.schools["name"]
     ranked = shown.index.tolist() or table.index.tolist()
     pick = st.multiselect("学校", ranked, default=ranked[:3], format_func=lambda s: names.get(s, s),

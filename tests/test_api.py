@@ -51,8 +51,25 @@ def test_health_reports_the_data(client, small_demo):
 
 
 def test_missing_store_is_refused_at_once(tmp_path):
-    with pytest.raises(ValidationError, match="does not exist"):
+    with pytest.raises(ValidationError, match="nothing.gpkg: no such store"):
         create_app(tmp_path / "nothing.gpkg")
+
+
+def test_service_over_a_postgis_store(small_demo_path, pg_store, small_demo, dwelling):
+    from fastapi.testclient import TestClient
+
+    from zoning.store import copy_store
+
+    store = pg_store()
+    with pytest.raises(ValidationError, match="no store in this schema"):
+        create_app(store._conninfo + f"&schema={store.schema}")
+    copy_store(small_demo_path, store)
+    with TestClient(create_app(store._conninfo + f"&schema={store.schema}")) as pg:
+        assert pg.get("/health").json()["data"] == store.schema
+        got = pg.get("/lookup", params={"address": dwelling["address"]}).json()
+    with TestClient(create_app(small_demo_path)) as gp:
+        want = gp.get("/lookup", params={"address": dwelling["address"]}).json()
+    assert got == want and got["found"]
 
 
 # ------------------------------------------------------------------------------------ lookup
@@ -309,7 +326,7 @@ def test_access_log_filter_drops_query_and_client():
 def test_serve_refuses_a_missing_store(tmp_path):
     result = CliRunner().invoke(cli_app, ["serve", "--data", str(tmp_path / "none.gpkg")])
     assert result.exit_code == 2
-    assert "does not exist" in result.output
+    assert "none.gpkg: no such store" in result.output
 
 
 # ------------------------------------------------------------------------------------ fuzzing

@@ -34,9 +34,9 @@ PAGES = {"planner": "app_pages/planner.py", "warnings": "app_pages/warnings.py",
 
 def _add_users(path) -> None:
     from zoning.auth import add_user
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store
 
-    store = GeoPackageStore(path)
+    store = open_store(path)
     admin = None
     for name, role, password in USERS.values():
         u = add_user(store, name, role=role, password=password, by=admin)
@@ -234,6 +234,31 @@ def test_planner_keeps_a_version_in_the_store(data, small_demo):
     assert "试调方案一" in stored["note"].tolist()
     log = GeoPackageStore(data).audit_log()
     assert (log["actor"] == "planner").any()
+
+
+def test_pages_on_a_postgis_store(monkeypatch, small_demo_path, pg_store, small_demo):
+    """The same pages on the district copied into PostGIS: lookup, a saved version, warnings."""
+    from zoning.simulate import list_plans
+    from zoning.store import copy_store
+
+    store = pg_store()
+    copy_store(small_demo_path, store)
+    url = store._conninfo + f"&schema={store.schema}"
+    _add_users(url)
+    monkeypatch.setenv("ZONING_DATA", url)
+    address = small_demo.addresses["address"].iloc[137]
+    text = _texts(_ask(_app(), address))
+    for ans in lookup(small_demo, address=address).levels.values():
+        assert all(school.name in text for school in ans.schools)
+    pid, _, to_zone, _ = _movable_parcel(small_demo)
+    at = _app("app_pages/planner.py", role="planner")
+    _move(at, pid, to_zone)
+    at.text_input(key="plan-name").input("库中方案")
+    at.button(key="plan-save").click().run()
+    assert not at.exception and "库中方案" in list_plans(store)["note"].tolist()
+    assert (store.audit_log()["actor"] == "planner").any()
+    at = _app("app_pages/warnings.py", role="approver")
+    assert not at.exception and len(at.dataframe)
 
 
 # ------------------------------------------------------------------------------ 学位预警

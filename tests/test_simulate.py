@@ -193,7 +193,12 @@ def test_two_planners_over_the_same_version(small_demo, base, sim, plan_store):
     sm.save_plan(store, sm.attach_school(again, to, [base.zones.at[frm, "school_ids"]]),
                  actor="王工")
     sm.save_plan(store, theirs, actor="王工", branch=True)
+    # a fresh proposal from the zones in force (nothing stored before it) is a line of its own
+    fresh = sm.move_parcels(sm.current_plan(small_demo, level="primary"), [pid], to,
+                            small_demo.parcels, author="李工")
+    sm.save_plan(store, fresh, actor="李工")
     plans = sm.list_plans(store).set_index("plan_id")
+    assert pd.isna(plans.loc[fresh.plan_id, "base_id"])
     assert plans.loc[again.plan_id, "base_id"] == mine.plan_id
     assert plans.loc[theirs.plan_id, "branch"] == 1
     assert store.verify_audit().ok

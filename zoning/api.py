@@ -70,7 +70,6 @@ import traceback
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -611,7 +610,7 @@ def _result_dict(res) -> dict:
 class _Service:
     """What every request shares in one worker: the data, the resolver and the caches."""
 
-    path: Path
+    path: str
     dataset: Any
     resolver: Any
     started_in: float
@@ -639,13 +638,13 @@ class _Service:
         return hit
 
 
-def _load(path: Path, cache_size: int) -> _Service:
+def _load(path: str, cache_size: int) -> _Service:
     from zoning.crs import from_working
     from zoning.lookup import Resolver
-    from zoning.store import GeoPackageStore
+    from zoning.store import open_store, store_label
 
     t0 = time.perf_counter()
-    ds = GeoPackageStore(path).load()
+    ds = open_store(path).load()
     resolver = Resolver(ds)
     # build everything a lookup needs now, not on the first parent's request
     resolver.addresses  # noqa: B018 (a lazily built property)
@@ -687,8 +686,8 @@ def _load(path: Path, cache_size: int) -> _Service:
     gc.freeze()
     started = time.perf_counter() - t0
     log.info("loaded %s: %d schools, %d zones, %d parcels, %d addresses; ready in %.1f s",
-             path.name, len(ds.schools), len(ds.zones), len(ds.parcels), len(ds.addresses),
-             started)
+             store_label(open_store(path)), len(ds.schools), len(ds.zones), len(ds.parcels),
+             len(ds.addresses), started)
     import threading
 
     from zoning.auth import AuthSettings
@@ -763,10 +762,16 @@ def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE,
     ValidationError
         If ``data_path`` does not exist (checked at once, not at start-up).
     """
-    path = Path(data_path)
-    if not path.exists():
-        raise ValidationError(f"data_path={str(path)!r} does not exist; build the demo with "
-                              "`zoning demo --out data/demo.gpkg` or pass an existing store")
+    from zoning.store import open_store, store_location
+
+    try:
+        path = store_location(data_path)
+        if "://" in path:
+            open_store(path).layers()  # a PostGIS store: reachable and filled, checked now
+    except ValidationError as exc:
+        raise ValidationError(f"data_path={str(data_path)!r}: {exc}; build the demo with "
+                              "`zoning demo --out data/demo.gpkg` or pass an existing store"
+                              ) from exc
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -902,7 +907,9 @@ def create_app(data_path: str | os.PathLike, *, cache_size: int = DEFAULT_CACHE,
         info = svc.lookup_bytes.cache_info()
         district = (str(ds.district["name"].iloc[0]) if ds.district is not None
                     and "name" in ds.district and len(ds.district) else None)
-        return HealthOut(status="ok", data=svc.path.name, district=district,
+        from zoning.store import store_label
+
+        return HealthOut(status="ok", data=store_label(svc.store), district=district,
                          schools=len(ds.schools), zones=len(ds.zones), parcels=len(ds.parcels),
                          addresses=len(ds.addresses), intake_year=svc.resolver.intake_year,
                          worker_pid=os.getpid(),
@@ -1278,10 +1285,14 @@ def serve(data_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 
     """
     import uvicorn
 
-    path = Path(data_path).resolve()
-    if not path.exists():
-        raise ValidationError(f"--data {str(data_path)!r} does not exist; build the demo with "
-                              "`zoning demo --out data/demo.gpkg` or pass an existing store")
+    from zoning.store import store_location
+
+    try:
+        path = store_location(data_path)
+    except ValidationError as exc:
+        raise ValidationError(f"--data {str(data_path)!r}: {exc}; build the demo with "
+                              "`zoning demo --out data/demo.gpkg` or pass an existing store"
+                              ) from exc
     if workers < 1:
         raise ValidationError(f"workers={workers}: give at least 1")
     os.environ[DATA_ENV] = str(path)

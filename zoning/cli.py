@@ -731,12 +731,18 @@ def optimize(
 
 @app.command()
 def dashboard(
-    data: Annotated[Path, typer.Option(help="GeoPackage store to show")] = _DEFAULT_DATA,
+    data: Annotated[Path, typer.Option(help="store to show: a .gpkg file or postgresql:// URL")
+                    ] = _DEFAULT_DATA,
     port: Annotated[int, typer.Option(help="port")] = 8501,
 ) -> None:
     """Start the Streamlit dashboard on http://localhost:PORT."""
     script = Path(__file__).resolve().parent.parent / "dashboard.py"
-    env = {**os.environ, "ZONING_DATA": str(Path(data).resolve())}
+    from zoning.store import store_location
+
+    try:
+        env = {**os.environ, "ZONING_DATA": store_location(data)}
+    except ZoningError as exc:
+        _fail(exc)
     # run from the project folder: Streamlit serves ./static (the vendored Leaflet and
     # Leaflet.draw, so maps work offline) and reads .streamlit/config.toml from there
     raise typer.Exit(subprocess.call(

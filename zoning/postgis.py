@@ -538,17 +538,20 @@ class PostGISStore:
             con.execute("LOCK TABLE plans IN SHARE ROW EXCLUSIVE MODE")
             row = con.execute("SELECT status, payload FROM plans WHERE plan_id = %s FOR UPDATE",
                               (rec["plan_id"],)).fetchone()
-            head = None
-            if row is None and not branch:
-                head = con.execute(
-                    "SELECT plan_id, author, created_at FROM plans WHERE level = %s AND "
-                    "branch = 0 ORDER BY row_seq DESC LIMIT 1", (rec["level"],)).fetchone()
-            step = _plan_step(rec, None if row is None else tuple(row), statuses, lineage,
+            base = head = None
+            if row is None and lineage:
+                stored = {r[0] for r in con.execute(
+                    "SELECT plan_id FROM plans WHERE plan_id = ANY(%s)", (list(lineage),))}
+                base = next((p for p in lineage if p in stored), None)
+                if base is not None and not branch:
+                    head = con.execute(
+                        "SELECT plan_id, author, created_at FROM plans WHERE base_id = %s AND "
+                        "branch = 0 ORDER BY row_seq DESC LIMIT 1", (base,)).fetchone()
+            step = _plan_step(rec, None if row is None else tuple(row), statuses, base,
                               None if head is None else tuple(head))
             if step is None:
                 return
             if step == "insert":
-                base = head[0] if head is not None else None
                 con.execute(
                     "INSERT INTO plans (plan_id, parent_id, level, author, note, status, "
                     "created_at, payload, base_id, branch) VALUES (%s, %s, %s, %s, %s, %s, %s, "

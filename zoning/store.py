@@ -41,7 +41,8 @@ import pyogrio
 from zoning.errors import PlanConflict, ValidationError
 from zoning.io import LAYERS, TABLES, atomic_path, read_layer, read_table, refuse_personal_fields
 
-__all__ = ["AuditCheck", "Dataset", "GeoPackageStore", "copy_store", "open_store"]
+__all__ = ["AuditCheck", "Dataset", "GeoPackageStore", "copy_store", "open_store", "store_label",
+           "store_location"]
 
 # The store's own tables. Applicants hold only what the enrolment rules need (seeds 000 五(四)):
 # no guardian occupation or income column exists, and none can be added through the importer.
@@ -723,13 +724,15 @@ class GeoPackageStore:
         A plan id names one version forever: its content never changes, only its status, and
         only forwards (``statuses`` order), one step at a time.
 
-        Optimistic locking: the newest stored version of a level (its *head*) must be among the
-        new version's ancestors (``lineage``, nearest first) — the planner edited the latest
-        version. When two planners edit the same version, the first save becomes the head and
-        the second is refused with :class:`~zoning.errors.PlanConflict` naming the newer version;
-        nothing is overwritten. ``branch=True`` stores an alternative beside the line of versions
-        (an optimiser's trade-off plan, a variant to compare) without that check; it never
-        becomes the head. Of two approvers moving the same plan on, exactly one succeeds.
+        Optimistic locking: a new version is saved *over* the nearest stored version it was
+        edited from (the first stored id in ``lineage``, its ancestors nearest first; stored as
+        ``base_id``). A stored version takes one next version: when two planners edit the same
+        stored version, the first save wins and the second is refused with
+        :class:`~zoning.errors.PlanConflict` naming the newer version; nothing is overwritten.
+        A plan with no stored ancestor (a fresh proposal from the zones in force) starts a line
+        of its own. ``branch=True`` stores an alternative beside a line (an optimiser's trade-off
+        plan, a variant to compare) without that check. Of two approvers moving the same plan
+        on, exactly one succeeds.
 
         Raises
         ------
@@ -747,16 +750,20 @@ class GeoPackageStore:
             self._ensure_own_tables(con)
             row = con.execute("SELECT status, payload FROM plans WHERE plan_id = ?",
                               (rec["plan_id"],)).fetchone()
-            head = None
-            if row is None and not branch:
-                head = con.execute(
-                    "SELECT plan_id, author, created_at FROM plans WHERE level = ? AND branch = 0 "
-                    "ORDER BY rowid DESC LIMIT 1", (rec["level"],)).fetchone()
-            step = _plan_step(rec, row, statuses, lineage, head)
+            base = head = None
+            if row is None and lineage:
+                marks = ", ".join("?" * len(lineage))
+                stored = {r[0] for r in con.execute(
+                    f"SELECT plan_id FROM plans WHERE plan_id IN ({marks})", tuple(lineage))}
+                base = next((p for p in lineage if p in stored), None)
+                if base is not None and not branch:
+                    head = con.execute(
+                        "SELECT plan_id, author, created_at FROM plans WHERE base_id = ? AND "
+                        "branch = 0 ORDER BY rowid DESC LIMIT 1", (base,)).fetchone()
+            step = _plan_step(rec, row, statuses, base, head)
             if step is None:
                 return
             if step == "insert":
-                base = head[0] if head is not None else None
                 con.execute(
                     "INSERT INTO plans (plan_id, parent_id, level, author, note, status, "
                     "created_at, payload, base_id, branch) VALUES (:plan_id, :parent_id, :level, "
@@ -897,19 +904,21 @@ def _conflict_message(plan_id: str, old: str, new: str) -> str:
             f"cannot become {new}: reload it (方案 {plan_id} 已被他人改为“{old}”，请重新载入后再操作)")
 
 
-def _plan_step(rec: dict, row, statuses: tuple, lineage: tuple, head) -> str | None:
-    """What saving ``rec`` does given the stored ``row`` (status, payload) and the level's head.
+def _plan_step(rec: dict, row, statuses: tuple, base, head) -> str | None:
+    """What saving ``rec`` does given the stored ``row`` (status, payload).
 
-    ``"insert"`` a new version, ``"update"`` its status, or None (already stored as it is).
+    ``base`` is the stored version it was edited from, ``head`` (plan_id, author, created_at)
+    the version already saved over ``base``, if any. ``"insert"`` a new version, ``"update"``
+    its status, or None (already stored as it is).
     """
     if row is None:
-        if head is not None and head[0] not in lineage:
+        if head is not None:
             raise PlanConflict(
-                f"plan {rec['plan_id']} was edited from an older version: {head[1]} saved "
-                f"version {head[0]} of the {rec['level']} zones at {head[2]}, which this edit "
-                f"does not include. Nothing was saved. Load {head[0]} and make the edit again, "
-                f"or save this one as an alternative (branch=True). (已有更新的版本 {head[0]}"
-                f"（{head[1]}，{head[2]}）；本次未保存。请载入该版本后重新调整，或另存为备选方案。)")
+                f"plan {rec['plan_id']} was not saved: {head[1]} already saved version {head[0]} "
+                f"over version {base} at {head[2]}. Nothing was overwritten. Load {head[0]} and "
+                f"make the edit again, or save this one as an alternative (branch=True). "
+                f"(已有人在同一版本上保存了新版本 {head[0]}（{head[1]}，{head[2]}）；本次未保存。"
+                "请载入该版本后重新调整，或另存为备选方案。)")
         return "insert"
     old = row[0]
     if row[1] != rec["payload"]:
@@ -1045,6 +1054,30 @@ def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
     if kinds <= {"Polygon", "MultiPolygon"}:
         return "MultiPolygon" if "MultiPolygon" in kinds else "Polygon"
     return "Unknown"
+
+
+def store_location(url: str | os.PathLike) -> str:
+    """A store's name as another process can open it: an absolute ``.gpkg`` path, or the URL.
+
+    Raises
+    ------
+    ValidationError
+        If a GeoPackage store does not exist (a PostGIS schema is checked when it is read).
+    """
+    store = open_store(url)
+    if isinstance(store, GeoPackageStore):
+        store._require()
+        return str(store.path.resolve())
+    text = str(url)
+    for scheme in ("postgresql:/", "postgres:/"):
+        if text.startswith(scheme) and not text.startswith(scheme + "/"):
+            text = scheme + "/" + text[len(scheme):]
+    return text
+
+
+def store_label(store) -> str:
+    """A short name of a store for screens and health checks: file name or PostGIS schema."""
+    return store.path.name if isinstance(store, GeoPackageStore) else f"{store.schema}"
 
 
 def open_store(url: str | os.PathLike):
