@@ -28,12 +28,10 @@ Credentials never appear in messages or ``repr``: only scheme, host, database an
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing, contextmanager
-from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
@@ -42,26 +40,25 @@ import pandas as pd
 import shapely
 
 from zoning.errors import ValidationError
-from zoning.io import LAYERS, TABLES, read_layer, read_table, refuse_personal_fields
+from zoning.io import LAYERS, TABLES, refuse_personal_fields
 from zoning.store import (
     _OWN_INDEXES,
     _OWN_TABLES,
     _SECRET_COLUMNS,
     GENESIS,
     AuditCheck,
-    Dataset,
     PlanConflict,
     _audit_text,
     _check_chain,
     _check_frames,
     _check_own,
     _conflict_message,
-    _dump,
     _entry_hash,
     _now,
     _plan_step,
     _sql_column,
     _sql_value,
+    _StoreCommon,
 )
 
 __all__ = ["PostGISStore"]
@@ -122,7 +119,7 @@ def _quote(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-class PostGISStore:
+class PostGISStore(_StoreCommon):
     """A district store in a PostgreSQL + PostGIS database schema.
 
     Parameters
@@ -159,6 +156,9 @@ class PostGISStore:
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.shown!r})"
+
+    def _label(self) -> str:
+        return self.shown
 
     # ------------------------------------------------------------------ connections
     def _connect(self):
@@ -300,19 +300,6 @@ class PostGISStore:
         id_col = LAYERS[name]["id"]
         return gdf.set_index(id_col) if id_col in gdf.columns else gdf
 
-    def load(self) -> Dataset:
-        """Read the whole district into a :class:`~zoning.store.Dataset`."""
-        present = set(self.layers())
-        missing = [n for n in ("schools", "zones", "parcels", "addresses") if n not in present]
-        if missing:
-            raise ValidationError(
-                f"{self.shown}: missing layer(s) {', '.join(missing)}; import them with the CLI "
-                "or copy a GeoPackage store in (`zoning store copy`)")
-        layers = {n: self.read(n) for n in ("schools", "zones", "parcels", "addresses")}
-        district = self.read("district") if "district" in present else None
-        tables = {n: self.read(n) for n in TABLES if n in present}
-        return Dataset(**layers, district=district, tables=tables)
-
     def data_version(self) -> str:
         """A token that changes whenever a layer or table is written (for caches)."""
         with closing(self._connect()) as con:
@@ -323,24 +310,6 @@ class PostGISStore:
         return "" if row is None else row[0]
 
     # ------------------------------------------------------------------ writing layers
-    def save(self, dataset: Dataset, *, actor: str | None = None, note: str = "") -> None:
-        """Write every layer and table of ``dataset`` in one transaction (others are kept)."""
-        frames = {n: getattr(dataset, n) for n in LAYERS if getattr(dataset, n, None) is not None}
-        frames.update(dataset.tables)
-        self._write(frames, actor=actor, action="save", target="dataset", detail=note)
-
-    def import_layer(self, kind: str, path: str | os.PathLike, *, actor: str, **read_kwargs):
-        """Read a file as layer ``kind`` (checked and converted) and store it, in one transaction."""
-        if kind in LAYERS:
-            frame = read_layer(path, kind, **read_kwargs)
-        elif kind in TABLES:
-            frame = read_table(path, kind, **read_kwargs)
-        else:
-            raise ValidationError(f"kind {kind!r}: use one of {', '.join([*LAYERS, *TABLES])}")
-        self._write({kind: frame}, actor=actor, action="import", target=kind,
-                    detail=f"{len(frame)} rows from {Path(path).name}")
-        return frame
-
     def _write(self, frames: dict, *, actor: str | None, action: str, target: str,
                detail: str) -> None:
         _check_frames(frames)
@@ -418,10 +387,6 @@ class PostGISStore:
         """Append one entry to the audit log (who did what to which zone or plan, and when)."""
         with self._transaction() as con:
             self._append_audit(con, actor, action, target, detail)
-
-    def audit_log(self) -> pd.DataFrame:
-        """The audit log, oldest first."""
-        return self.read("audit_log")
 
     def verify_audit(self, *, head: str | None = None) -> AuditCheck:
         """Check the audit log's hash chain; see :meth:`zoning.store.GeoPackageStore.verify_audit`."""
@@ -582,10 +547,6 @@ class PostGISStore:
                               "zoning.simulate.list_plans(store)")
 
     # ------------------------------------------------------------------ copy
-    def dump(self) -> dict:
-        """Everything in the store: see :func:`zoning.store.copy_store`."""
-        return _dump(self)
-
     def _meta_rows(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
             if "meta" not in self._tables(con):

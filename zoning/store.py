@@ -277,7 +277,80 @@ def _register_attribute_table(con: sqlite3.Connection, name: str) -> None:
     )
 
 
-class GeoPackageStore:
+class _StoreCommon:
+    """What both back ends do the same way, over their own ``layers``/``read``/``_write``."""
+
+    def load(self) -> Dataset:
+        """Read the whole district into a :class:`Dataset`."""
+        present = set(self.layers())
+        missing = [n for n in ("schools", "zones", "parcels", "addresses") if n not in present]
+        if missing:
+            raise ValidationError(
+                f"{self._label()}: missing layer(s) {', '.join(missing)}; import them with the "
+                "CLI, copy a store in (`zoning store copy`) or rebuild the demo"
+            )
+        layers = {n: self.read(n) for n in ("schools", "zones", "parcels", "addresses")}
+        district = self.read("district") if "district" in present else None
+        tables = {n: self.read(n) for n in TABLES if n in present}
+        return Dataset(**layers, district=district, tables=tables)
+
+    def save(self, dataset: Dataset, *, actor: str | None = None, note: str = "") -> None:
+        """Write every layer and table of ``dataset``, atomically.
+
+        One file replace (GeoPackage) or one transaction (PostGIS): all of it, or nothing.
+
+        Parameters
+        ----------
+        dataset : Dataset
+            What to write; layers not in it are kept.
+        actor : str, optional
+            Who saves; when given, the save is written to the audit log with it.
+        note : str
+            Free text for the audit log.
+        """
+        frames = {n: getattr(dataset, n) for n in LAYERS if getattr(dataset, n, None) is not None}
+        frames.update(dataset.tables)
+        self._write(frames, actor=actor, action="save", target="dataset", detail=note)
+
+    def import_layer(self, kind: str, path: str | os.PathLike, *, actor: str, **read_kwargs):
+        """Read a file as layer ``kind`` (checked and converted) and store it, atomically.
+
+        Parameters
+        ----------
+        kind : str
+            A layer (``schools``, ``zones`` …) or table (``births`` …) name.
+        path : path-like
+            The file to import.
+        actor : str
+            Who imports; written to the audit log.
+        **read_kwargs
+            Passed to :func:`zoning.io.read_layer` (``source="gcj02"``, ``encoding="GBK"`` …).
+
+        Returns
+        -------
+        GeoDataFrame or DataFrame
+            What was stored.
+        """
+        if kind in LAYERS:
+            frame = read_layer(path, kind, **read_kwargs)
+        elif kind in TABLES:
+            frame = read_table(path, kind, **read_kwargs)
+        else:
+            raise ValidationError(f"kind {kind!r}: use one of {', '.join([*LAYERS, *TABLES])}")
+        self._write({kind: frame}, actor=actor, action="import", target=kind,
+                    detail=f"{len(frame)} rows from {Path(path).name}")
+        return frame
+
+    def dump(self) -> dict:
+        """Everything in the store, for :func:`copy_store` (layers, tables, own tables, log)."""
+        return _dump(self)
+
+    def audit_log(self) -> pd.DataFrame:
+        """The audit log, oldest first."""
+        return self.read("audit_log")
+
+
+class GeoPackageStore(_StoreCommon):
     """A district store in one GeoPackage file.
 
     Parameters
@@ -296,6 +369,9 @@ class GeoPackageStore:
 
     def __repr__(self) -> str:
         return f"GeoPackageStore({str(self.path)!r})"
+
+    def _label(self) -> str:
+        return str(self.path)
 
     # ---------------------------------------------------------------- reading
     def layers(self) -> list[str]:
@@ -361,66 +437,6 @@ class GeoPackageStore:
             f"{', '.join([*LAYERS, *TABLES, *_OWN_TABLES])}"
         )
 
-    def load(self) -> Dataset:
-        """Read the whole district into a :class:`Dataset`."""
-        present = set(self.layers())
-        missing = [n for n in ("schools", "zones", "parcels", "addresses") if n not in present]
-        if missing:
-            raise ValidationError(
-                f"{self.path}: missing layer(s) {', '.join(missing)}; import them with the CLI "
-                "or rebuild the demo"
-            )
-        layers = {n: self.read(n) for n in ("schools", "zones", "parcels", "addresses")}
-        district = self.read("district") if "district" in present else None
-        tables = {n: self.read(n) for n in TABLES if n in present}
-        return Dataset(**layers, district=district, tables=tables)
-
-    # ---------------------------------------------------------------- writing
-    def save(self, dataset: Dataset, *, actor: str | None = None, note: str = "") -> None:
-        """Write every layer and table of ``dataset``, atomically.
-
-        Parameters
-        ----------
-        dataset : Dataset
-            What to write; layers not in it are kept.
-        actor : str, optional
-            Who saves; when given, the save is written to the audit log in the same file.
-        note : str
-            Free text for the audit log.
-        """
-        frames = {n: getattr(dataset, n) for n in LAYERS if getattr(dataset, n, None) is not None}
-        frames.update(dataset.tables)
-        self._write(frames, actor=actor, action="save", target="dataset", detail=note)
-
-    def import_layer(self, kind: str, path: str | os.PathLike, *, actor: str, **read_kwargs):
-        """Read a file as layer ``kind`` (checked and converted) and store it, atomically.
-
-        Parameters
-        ----------
-        kind : str
-            A layer (``schools``, ``zones`` …) or table (``births`` …) name.
-        path : path-like
-            The file to import.
-        actor : str
-            Who imports; written to the audit log.
-        **read_kwargs
-            Passed to :func:`zoning.io.read_layer` (``source="gcj02"``, ``encoding="GBK"`` …).
-
-        Returns
-        -------
-        GeoDataFrame or DataFrame
-            What was stored.
-        """
-        if kind in LAYERS:
-            frame = read_layer(path, kind, **read_kwargs)
-        elif kind in TABLES:
-            frame = read_table(path, kind, **read_kwargs)
-        else:
-            raise ValidationError(f"kind {kind!r}: use one of {', '.join([*LAYERS, *TABLES])}")
-        self._write({kind: frame}, actor=actor, action="import", target=kind,
-                    detail=f"{len(frame)} rows from {Path(path).name}")
-        return frame
-
     def _write(self, frames: dict, *, actor: str | None, action: str, target: str,
                detail: str) -> None:
         _check_frames(frames)
@@ -428,12 +444,7 @@ class GeoPackageStore:
             with closing(self._connect()):
                 pass  # refuse to build on a damaged file
         with atomic_path(self.path, copy=True) as tmp:
-            for name, frame in frames.items():
-                out = frame.reset_index() if frame.index.name else frame
-                kwargs = {"layer": name, "driver": "GPKG"}
-                if isinstance(out, gpd.GeoDataFrame):
-                    kwargs["geometry_type"] = _geometry_type(out)
-                pyogrio.write_dataframe(out, tmp, **kwargs)
+            _write_layers(frames, tmp)
             with closing(self._connect(tmp)) as con, con:
                 self._ensure_own_tables(con)
                 if actor is not None:
@@ -793,10 +804,6 @@ class GeoPackageStore:
                               tuple(_OWN_TABLES)).fetchone()
         return f"{self.path.stat().st_ino}:{row[0] or ''}"
 
-    def dump(self) -> dict:
-        """Everything in the store, for :func:`copy_store` (layers, tables, own tables, log)."""
-        return _dump(self)
-
     def _meta_rows(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
             if not self._has_table(con, "meta"):
@@ -825,12 +832,7 @@ class GeoPackageStore:
                 raise ValidationError(f"{self.path}: the store is not empty; restore into a new "
                                       "file")
         with atomic_path(self.path, copy=self.path.exists()) as tmp:
-            for name, frame in frames.items():
-                out = frame.reset_index() if frame.index.name else frame
-                kwargs = {"layer": name, "driver": "GPKG"}
-                if isinstance(out, gpd.GeoDataFrame):
-                    kwargs["geometry_type"] = _geometry_type(out)
-                pyogrio.write_dataframe(out, tmp, **kwargs)
+            _write_layers(frames, tmp)
             with closing(self._connect(tmp)) as con, con:
                 self._ensure_own_tables(con)
                 for name, frame in dump["own"].items():
@@ -870,9 +872,6 @@ class GeoPackageStore:
         raise ValidationError(f"{self.path}: no plan {plan_id!r}; list them with "
                               "zoning.simulate.list_plans(store)")
 
-    def audit_log(self) -> pd.DataFrame:
-        """The audit log, oldest first."""
-        return self.read("audit_log")
 
 
 def _audit_text(detail) -> str:
@@ -1045,6 +1044,16 @@ def _check_chain(rows: list, seq: int | None, head: str | None) -> AuditCheck:
                               "rewritten (hashes recomputed) or entries up to it were deleted",
                               f"审计日志中找不到此前记录的哈希 {head}：日志已被重写或删除。")
     return AuditCheck(True, len(rows), last_hash)
+
+
+def _write_layers(frames: dict, path: Path) -> None:
+    """Write layers and attribute tables into a GeoPackage file (the temporary copy)."""
+    for name, frame in frames.items():
+        out = frame.reset_index() if frame.index.name else frame
+        kwargs = {"layer": name, "driver": "GPKG"}
+        if isinstance(out, gpd.GeoDataFrame):
+            kwargs["geometry_type"] = _geometry_type(out)
+        pyogrio.write_dataframe(out, path, **kwargs)
 
 
 def _geometry_type(gdf: gpd.GeoDataFrame) -> str:
