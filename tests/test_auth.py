@@ -418,9 +418,12 @@ def test_api_plan_lifecycle_with_impact_and_conflicts(api):
     assert c.post(f"/plans/{pid}/evaluate", headers=ap).status_code == 409
     assert c.post(f"/plans/{pid}/approve", headers=ap).json()["status"] == "approved"
     assert c.post(f"/plans/{pid}/publish", headers=ap).json()["status"] == "published"
-    # a stale parent: the zones in force while a newer version is stored
-    stale = {**_moves(api), "parent_id": None}
-    assert c.post("/plans", json=stale, headers=_bearer(api, "planner")).status_code == 409
+    # two planners saving over the same stored version: the second gets a conflict
+    over = {**_moves(api), "parent_id": pid}
+    first = c.post("/plans", json=over, headers=_bearer(api, "planner"))
+    assert first.status_code == 201 and first.json()["parent_id"] == pid, first.text
+    second = c.post("/plans", json=over, headers=_bearer(api, "planner"))
+    assert second.status_code == 409 and first.json()["plan_id"] in second.json()["message_zh"]
     assert c.get("/plans/nope", headers=ap).status_code == 404
     bad = {**_moves(api), "moves": [{"parcels": ["500112999999GB99999"], "to_zone": "P-001"}]}
     r = c.post("/plans", json=bad, headers=_bearer(api, "planner"))
