@@ -129,6 +129,26 @@ def _step(level: str, way: str) -> None:
     st.session_state["last_edit"] = None
 
 
+def _load_stored(level: str) -> None:
+    """Button callback: continue editing from a stored version.
+
+    A later save goes over it, and is refused if someone else saved over it first.
+    """
+    v = _versions(level)
+    pick = st.session_state.get("stored-pick")
+    if not pick:
+        return
+    ds, _ = dataset()
+    try:
+        plan = sim.load_plan(store(), pick, crs=ds.crs)
+    except ZoningError as exc:
+        st.session_state["edit_error"] = f"无法载入：{message_zh(exc)}"
+        return
+    v["plans"][plan.plan_id] = plan
+    v["head"], v["redo"] = plan.plan_id, []
+    st.session_state["last_edit"] = None
+
+
 def _drawn_polygon(drawing: dict | None, crs):
     """The last drawn shape (GeoJSON, WGS-84) as a polygon in the working CRS, or None."""
     if not drawing or not drawing.get("geometry"):
@@ -500,6 +520,19 @@ with right:
             else:
                 v["plans"][kept.plan_id] = kept
                 st.success(f"已保存版本 {kept.plan_id}（草稿），记入审计日志。")
+        try:
+            stored = sim.list_plans(store())
+        except ZoningError:
+            stored = pd.DataFrame(columns=["plan_id", "level", "note", "author", "status"])
+        stored = stored[stored["level"] == level].iloc[::-1]
+        if len(stored):
+            names = stored.set_index("plan_id")
+            st.selectbox("已保存的版本", list(names.index), key="stored-pick",
+                         format_func=lambda p: f"{names.at[p, 'note'] or '未命名'}（{p[:6]}，"
+                                               f"{names.at[p, 'author']}，"
+                                               f"{_STATUS_ZH.get(names.at[p, 'status'], '')}）")
+            st.button("载入，在此基础上继续调整", key="stored-load", on_click=_load_stored,
+                      args=(level,))
         plans = list(v["plans"].values())
         labels = {p.plan_id: _plan_label(p, v) for p in plans}
         pa = st.selectbox("方案 A", list(labels), format_func=labels.get, key="cmp-a")

@@ -236,6 +236,36 @@ def test_planner_keeps_a_version_in_the_store(data, small_demo):
     assert (log["actor"] == "planner").any()
 
 
+def test_two_planners_continue_the_same_version_second_save_is_refused(data, small_demo):
+    from zoning.simulate import list_plans
+    from zoning.store import GeoPackageStore
+
+    pid, _, to_zone, _ = _movable_parcel(small_demo)
+    first = _app("app_pages/planner.py", role="planner")
+    _move(first, pid, to_zone)
+    first.text_input(key="plan-name").input("共同底稿")
+    first.button(key="plan-save").click().run()
+    stored = list_plans(GeoPackageStore(data))
+    base_id = stored.loc[stored["note"] == "共同底稿", "plan_id"].iat[0]
+    sessions = []
+    for name in ("甲稿", "乙稿"):
+        at = _app("app_pages/planner.py", role="planner")
+        at.selectbox(key="stored-pick").set_value(base_id).run()
+        at.button(key="stored-load").click().run()
+        other = small_demo.parcels.index[small_demo.parcels.index != pid][len(sessions) * 7]
+        _move(at, other, to_zone)
+        at.text_input(key="plan-name").input(name)
+        sessions.append(at)
+    for at in sessions:
+        at.button(key="plan-save").click().run()
+        assert not at.exception
+    assert any("已保存版本" in m.value for m in sessions[0].success)
+    refused = "\n".join(e.value for e in sessions[1].error)
+    assert "保存失败" in refused and "本次未保存" in refused
+    notes = list_plans(GeoPackageStore(data))["note"].tolist()
+    assert "甲稿" in notes and "乙稿" not in notes
+
+
 def test_pages_on_a_postgis_store(monkeypatch, small_demo_path, pg_store, small_demo):
     """The same pages on the district copied into PostGIS: lookup, a saved version, warnings."""
     from zoning.simulate import list_plans
