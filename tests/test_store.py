@@ -576,6 +576,16 @@ def test_missing_postgis_store_reads_nothing_and_creates_nothing(pg_store):
                            (s.schema,)).fetchone() is None
 
 
+def test_duplicate_ids_are_refused_and_nothing_written(store):
+    before = snapshot(store)
+    ds = make_dataset()
+    twice = pd.concat([ds.zones, ds.zones.iloc[:1]])
+    with pytest.raises(ValidationError, match=r"layer 'zones': 1 duplicate zone_id value\(s\) \(Z1\)"):
+        store.save(ds.with_layers(zones=gpd.GeoDataFrame(twice, crs=ds.zones.crs)),
+                   actor="a")
+    assert snapshot(store) == before
+
+
 def test_data_version_changes_with_layers_not_with_rows(store):
     v0 = store.data_version()
     store.audit("a", "b", "c")
@@ -595,6 +605,9 @@ def test_copy_store_round_trip(store, pg_store, tmp_path):
     store.write_rows({"applicants": rows}, audit=[{"actor": "a", "action": "import",
                                                    "target": "applicants"}])
     store.set_meta("schema", "7")
+    from zoning import auth
+
+    auth.add_user(store, "管理员", role="admin", password="a-long-password-1")
     head = store.verify_audit().head
     backup = GeoPackageStore(tmp_path / "backup.gpkg")
     restored = pg_store()
@@ -609,11 +622,15 @@ def test_copy_store_round_trip(store, pg_store, tmp_path):
         for name in ("applicants", "audit_log", "plans"):
             pd.testing.assert_frame_equal(copy.query(name), store.query(name), check_dtype=False)
         assert copy.get_meta("schema") == "7"
+        # users come along with their hashes: the same password signs in on the copy
+        assert auth.authenticate(copy, "管理员", "a-long-password-1").role == "admin"
         check = copy.verify_audit(head=head)
         assert check.ok and check.head == head
         # the copy goes on appending to the same chain
         copy.audit("b", "c", "d")
-        assert copy.verify_audit().ok and copy.audit_log()["entry_id"].iloc[-1] == 4
+        log = copy.audit_log()
+        assert copy.verify_audit().ok and log["entry_id"].tolist() == list(range(1, len(log) + 1))
+        assert log["action"].iloc[-1] == "c"
     with pytest.raises(ValidationError, match="not empty"):
         copy_store(store, backup)
 

@@ -185,6 +185,12 @@ class PostGISStore(_StoreCommon):
                     self._ensure_schema(con)
                 yield con
         except psycopg.errors.IntegrityError as exc:
+            table = getattr(exc.diag, "table_name", None) or ""
+            if table in LAYERS:
+                raise ValidationError(
+                    f"{self.shown}: nothing was written: layer {table!r} has duplicate "
+                    f"{LAYERS[table]['id']} values ({exc.diag.message_detail or exc}); make the "
+                    "ids unique and save again") from exc
             raise ValidationError(
                 f"{self.shown}: nothing was written: {str(exc).splitlines()[0]}. A row with the "
                 "same key is already stored (an applicant_id, or a child who already has an "

@@ -896,6 +896,14 @@ def _check_frames(frames: dict) -> None:
                 f"{', '.join(map(str, frame.columns))}); index the frame by {id_col} "
                 f"(frame.set_index({id_col!r}) or frame.rename_axis({id_col!r})) before saving"
             )
+        if id_col:
+            ids = frame.index if frame.index.name == id_col else pd.Index(frame[id_col])
+            dup = ids[ids.duplicated()]
+            if len(dup):
+                raise ValidationError(
+                    f"layer {name!r}: {len(dup)} duplicate {id_col} value(s) "
+                    f"({', '.join(map(str, dup.unique()[:5]))}); every feature needs its own id: "
+                    "merge or renumber them before saving")
 
 
 def _conflict_message(plan_id: str, old: str, new: str) -> str:
