@@ -81,7 +81,9 @@ _CN = "零〇一二两三四五六七八九十百千"
 
 def _cn_int(text: str) -> int | None:
     """``"二十三"`` → 23, ``"一五"`` → 15 (digit by digit), ``"12"`` → 12; ``None`` if not a number."""
-    if text.isdigit():
+    if len(text) > 12:  # counts nothing in an address (and int() refuses 4,300 digits)
+        return None
+    if text.isdecimal():  # not isdigit(): "²" is a digit int() cannot read
         return int(text)
     if text and all(c in _CN_DIGIT for c in text):
         return int("".join(str(_CN_DIGIT[c]) for c in text))
@@ -135,6 +137,18 @@ _PUNCT = re.compile(r"[ \t\r\f\v\u3000\u00a0\u200b·•・,，。.、;；:：'\"
 
 _ROOM_WORD = r"(?:号房|号|室|房|户)"
 
+#: Longest text read as one address or one 划片 clause. Real ones are under 100 characters; past
+#: this it is a file pasted whole, and the regexes (quadratic on long digit runs) and int()
+#: (which refuses 4,300 digits) are not asked to read it.
+MAX_TEXT = 2_000
+
+
+def _too_long(text: str, what: str) -> ValidationError:
+    return ValidationError(
+        f"{what} of {len(text):,} characters is too long (at most {MAX_TEXT:,}; "
+        f"begins {text[:20]!r}): give one {what} at a time（{'地址' if what == 'address' else '条目'}"
+        f"过长，超过{MAX_TEXT}字，请一次只输入一个）")
+
 
 def _split_room(digits: str) -> str:
     """Three or four digits of a room number: the last two are the room, the rest the floor."""
@@ -183,17 +197,38 @@ _STEPS: list[tuple[re.Pattern, Any]] = [
 ]
 
 
+def _normalize_pass(s: str) -> str:
+    # NFKC in every pass: removing a space or a note can put two combining marks side by side
+    # out of their canonical order ("¨¸" → U+0308 U+0327), which NFKC would reorder
+    t = unicodedata.normalize("NFKC", s).upper()
+    for pattern, repl in _STEPS:
+        t = pattern.sub(repl, t)
+    return t
+
+
 def _normalize_block(block: str) -> str:
     """Normalise every line of ``block`` (one address a line): one regex pass per step for all."""
-    s = unicodedata.normalize("NFKC", block).upper()
+    s = block
     for _ in range(4):  # repeat to a fixed point: normalize(normalize(s)) == normalize(s)
-        t = s
-        for pattern, repl in _STEPS:
-            t = pattern.sub(repl, t)
+        t = _normalize_pass(s)
         if t == s:
-            break
+            return s
         s = t
-    return s
+    # Rare lines need more passes (notes nested five deep, "重庆市" typed five times): finish
+    # those alone rather than the whole block again (a pass removes one layer; lines stay lines)
+    t = _normalize_pass(s)
+    if t == s:
+        return s
+    before, lines = s.split("\n"), t.split("\n")
+    for i in [k for k, (a, b) in enumerate(zip(before, lines, strict=True)) if a != b]:
+        line = lines[i]
+        for _ in range(len(line) + 1):  # a productive pass shortens the line
+            t = _normalize_pass(line)
+            if t == line:
+                break
+            line = t
+        lines[i] = line
+    return "\n".join(lines)
 
 
 def _one_line(text: str) -> str:
@@ -205,7 +240,8 @@ def normalize_address(text: str) -> str:
 
     The key is district-relative (no ``重庆市``/区县 prefix), has no spaces, punctuation or
     parenthesised notes, and writes buildings, units, floors, rooms and 附号 one way. The rules are
-    listed in the module docstring. The function is idempotent.
+    listed in the module docstring. The function is idempotent (on keys within
+    :data:`MAX_TEXT`: NFKC may widen a text, ``㉑`` → ``21``).
 
     Parameters
     ----------
@@ -221,6 +257,8 @@ def normalize_address(text: str) -> str:
     ------
     TypeError
         If ``text`` is not a string.
+    ValidationError
+        If it is longer than :data:`MAX_TEXT` characters.
 
     Examples
     --------
@@ -233,6 +271,8 @@ def normalize_address(text: str) -> str:
     """
     if not isinstance(text, str):
         raise TypeError(f"normalize_address: expected a str, got {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise _too_long(text, "address")
     return _normalize_block(_one_line(text))
 
 
@@ -556,6 +596,11 @@ def parse_address(text: str, *, roads: Collection[str] | None = None,
     -------
     AddressParts
 
+    Raises
+    ------
+    ValidationError
+        If it is longer than :data:`MAX_TEXT` characters.
+
     Examples
     --------
     >>> p = parse_address("重庆市李家沱街道马王坪新村2号附1号庆丰物管旁")
@@ -567,6 +612,8 @@ def parse_address(text: str, *, roads: Collection[str] | None = None,
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_address: expected a str, got {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise _too_long(text, "address")
     admin, notes = _admin_parts(text)
     key = normalize_address(text)
     out: dict = {}
@@ -635,6 +682,10 @@ class _Res(NamedTuple):
     reason_zh: str
     cands: np.ndarray  # positions, best first
     cscores: np.ndarray
+
+
+_TOO_LONG = (f"too long: an address has at most {MAX_TEXT:,} characters",
+             f"地址过长（超过{MAX_TEXT}字），请只输入一个地址，如“金开大道1088号金星湖城3栋2单元15-3”。")
 
 
 def _none(reason: str, reason_zh: str, cands=None, cscores=None, score: float = 0.0) -> _Res:
@@ -822,8 +873,11 @@ class AddressIndex:
         ('partial', 'P1')
         """
         text = "" if text is None else str(text)
-        parts = self.parse(text)
-        res = self._resolve(parts)
+        if len(text) > MAX_TEXT:
+            parts, res = AddressParts(raw=text), _none(*_TOO_LONG)
+        else:
+            parts = self.parse(text)
+            res = self._resolve(parts)
         order = res.cands[:top]
         cands = pd.DataFrame({
             "address_id": pd.Series(self._ids[order], dtype=object),
@@ -861,7 +915,11 @@ class AddressIndex:
         s = s.astype(object).where(s.notna(), "")
         s = s.map(str)
         uniq = pd.unique(s.to_numpy())
-        keys = _normalize_many(list(uniq))
+        long_ = np.array([len(t) > MAX_TEXT for t in uniq], dtype=bool)
+        keys = _normalize_many([t for t in uniq[~long_]])
+        if long_.any():  # answered "too long" below, not normalised
+            keys = iter(keys)
+            keys = ["\n" if lg else next(keys) for lg in long_]
         n = len(uniq)
         pos = np.full(n, -1, dtype=np.int64)
         score = np.zeros(n)
@@ -878,7 +936,7 @@ class AddressIndex:
             else:
                 todo.append(i)
         for i in tqdm(todo, disable=not progress, desc="address match", unit="addr"):
-            r = self._resolve(self.parse(uniq[i]))
+            r = _none(*_TOO_LONG) if long_[i] else self._resolve(self.parse(uniq[i]))
             pos[i] = -1 if r.pos is None else r.pos
             score[i], method[i], reason[i], parcel[i] = r.score, r.method, r.reason, r.parcel
         ids = np.where(pos >= 0, self._ids[np.maximum(pos, 0)], None)
@@ -1062,7 +1120,8 @@ class AddressIndex:
         rows = self._by_road[(road,)]
         nums = np.unique(self._num["road_no"][rows])
         nums = nums[nums >= 0]
-        near = nums[np.argsort(np.abs(nums - no), kind="stable")[:5]]
+        # min(): a typed number may exceed int64 (60 digits fit in an API query)
+        near = nums[np.argsort(np.abs(nums - min(no, 2**62)), kind="stable")[:5]]
         first = [int(rows[np.argmax(self._num["road_no"][rows] == v)]) for v in near]
         return _none(f"road {road!r} has no number {no} (nearest: {near.tolist()})",
                      f"未找到该地址：“{road}”没有{no}号，请核对门牌号", first,
@@ -2050,7 +2109,12 @@ def parse_rules(text: str, *, school: str | None = None) -> list[Rule]:
     """
     rules: list[Rule] = []
     for clause in _split_clauses(text):
-        rules += _parse_clause(clause, school)
+        if len(clause) > MAX_TEXT:
+            rules.append(Rule(kind="unparsed", raw=clause, school=school,
+                              note=f"clause too long: {len(clause):,} characters, at most "
+                                   f"{MAX_TEXT:,} (a separator 、 missing?)"))
+        else:
+            rules += _parse_clause(clause, school)
     return rules
 
 

@@ -15,7 +15,6 @@ import re
 import shutil
 import stat
 import tempfile
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -409,17 +408,14 @@ def _choose(path: Path, available: list[str], wanted: str | None, kind: str, *,
     )
 
 
-# Exceptions that mean "this file cannot be parsed"; anything else is a bug and propagates.
-_READ_ERRORS = (
-    pyogrio.errors.DataSourceError,
-    pyogrio.errors.DataLayerError,
-    shapely.errors.ShapelyError,
-    zipfile.BadZipFile,
-    KeyError,
-    ImportError,
-    ValueError,
-    OSError,
-)
+# A file from outside that the library cannot parse is the user's to fix, whatever the library
+# raises: besides pyogrio's and pandas' own errors, a damaged .xlsx (a zip) comes out of
+# zipfile/zlib/openpyxl as zlib.error, EOFError, NotImplementedError (unknown compression) or a
+# KeyError/TypeError on broken XML, and pyogrio raises UnboundLocalError for a .prj that is not
+# UTF-8 (tests/corpus/layer). So every exception of the read becomes a ValidationError that
+# names the file, the exception and the fix; the class name stays in the message, so a bug of
+# ours would still show.
+_READ_ERRORS = (Exception,)
 
 
 def _read_any(path: Path, *, layer: str | None, encoding: str | None, kind: str,
@@ -571,6 +567,8 @@ def read_layer(
             f"{' (a shapefile without its .prj has no CRS)' if path.suffix.lower() == '.shp' else ''}"
             "."
         ) from exc
+    except pyproj.exceptions.ProjError as exc:
+        raise _unusable_crs(label, gdf.crs, crs, exc) from exc
 
 
 def read_features(
@@ -618,6 +616,11 @@ def read_features(
     label = f"{layer or path.stem} ({path.name})"
     df = _read_any(path, layer=layer, encoding=encoding, kind=layer or path.stem, spatial=True)
     refuse_personal_fields(df, layer=label)
+    dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if dup:  # a damaged .dbf header, or two fields given one name
+        raise ValidationError(
+            f"layer {label!r}: column(s) {', '.join(map(repr, dup))} appear more than once; "
+            "give each column its own name in the source software and export the layer again")
     if not isinstance(df, gpd.GeoDataFrame):
         df = _geometry_from_table(df, layer=label, crs=input_crs)
     elif df.crs is None and input_crs is not None:
@@ -636,6 +639,17 @@ def read_features(
             raise
         shp = " (a shapefile without its .prj has no CRS)" if path.suffix.lower() == ".shp" else ""
         raise CRSError(f"{exc} Reading a file, pass input_crs=... instead{shp}.") from exc
+    except pyproj.exceptions.ProjError as exc:
+        raise _unusable_crs(label, df.crs, crs, exc) from exc
+
+
+def _unusable_crs(label: str, given, crs: str, exc: Exception) -> CRSError:
+    """A CRS that pyproj reads but cannot convert (a damaged .prj reads as a half definition)."""
+    name = getattr(given, "name", None) or str(given)[:60]
+    return CRSError(
+        f"layer {label!r}: its CRS {name!r} cannot be converted to {crs} ({exc}); the .prj or "
+        "the file's CRS is damaged or incomplete: export the layer again, or delete the .prj and "
+        "pass input_crs=, e.g. 'EPSG:4545'")
 
 
 def _set_id_index(df: pd.DataFrame, id_col: str, *, layer: str) -> pd.DataFrame:

@@ -315,9 +315,10 @@ def _read_text(path: Path, kind: str) -> str:
     """A published file's text; it is UTF-8 as the commands write it."""
     try:
         return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"{path}: is not UTF-8 text ({exc}); use the file `zoning lottery "
-                              f"{kind}` wrote, unchanged") from exc
+    except (UnicodeDecodeError, OSError) as exc:  # OSError: a folder of that name, no access
+        raise ValidationError(f"{path}: cannot be read as UTF-8 text ({type(exc).__name__}: "
+                              f"{exc}); use the file `zoning lottery {kind}` wrote, unchanged"
+                              ) from exc
 
 
 @contextmanager

@@ -117,6 +117,7 @@ _WHY_ZH = (
     ("door numbers for a name", "非道路名称后列出了门牌号"),
     ("栋 of a name", "楼栋只能跟在小区名称后，且不能与门牌号或组号混写"),
     ("not a road", "不是道路、街道/社区/村、组或小区名称"),
+    ("clause too long", "条目过长（超过2000字），可能漏了分隔符“、”"),
 )
 
 
@@ -316,9 +317,10 @@ def _docx_lines(path: Path) -> list[str]:
     try:
         with zipfile.ZipFile(path) as z:
             root = ET.fromstring(z.read("word/document.xml"))
-    except (zipfile.BadZipFile, KeyError, ET.ParseError) as exc:
-        raise ValidationError(f"{path}: is not a readable Word .docx file ({exc}); save it again "
-                              "from Word as .docx, or as plain text (.txt)") from exc
+    except Exception as exc:  # any: a damaged zip raises zlib.error, EOFError, OSError…
+        raise ValidationError(f"{path}: is not a readable Word .docx file ({type(exc).__name__}: "
+                              f"{exc}); save it again from Word as .docx, or as plain text (.txt)"
+                              ) from exc
 
     def para(p) -> str:
         out = []
@@ -452,6 +454,8 @@ def read_text_list(path: str | os.PathLike, *, sheet: str | int | None = None,
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"{path}: no such file; check the path")
+    if not path.is_file():
+        raise ValidationError(f"{path}: is a folder, not a file; give the list's file")
     suffix = path.suffix.lower()
     if suffix in (".doc", ".wps"):
         raise ValidationError(f"{path}: the old binary Word format cannot be read; open it in Word "
@@ -472,9 +476,11 @@ def read_text_list(path: str | os.PathLike, *, sheet: str | int | None = None,
         except ImportError as exc:
             raise ValidationError(f"{path}: the old .xls format needs the xlrd package; save the "
                                   "sheet as .xlsx or .csv") from exc
-        except (ValueError, zipfile.BadZipFile, pd.errors.ParserError) as exc:
-            raise ValidationError(f"{path}: cannot be read as a table ({exc}); export it again "
-                                  "as .xlsx or UTF-8 .csv") from exc
+        except ValidationError:
+            raise
+        except Exception as exc:  # any: a damaged .xlsx raises zlib.error, KeyError…
+            raise ValidationError(f"{path}: cannot be read as a table ({type(exc).__name__}: "
+                                  f"{exc}); export it again as .xlsx or UTF-8 .csv") from exc
         records, skipped = _table_records(df, path, school_column=school_column,
                                           text_column=text_column)
     else:
