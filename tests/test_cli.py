@@ -210,3 +210,22 @@ def test_forecast_backtest(small_demo_path):
     junior = runner.invoke(app, ["forecast", "--data", str(small_demo_path), "--backtest",
                                  "--level", "junior"])
     assert junior.exit_code == 2 and "births 12 years earlier" in junior.stderr
+
+
+def test_assign_reads_gbk_csv_and_refuses_a_damaged_workbook(small_demo_path, small_demo, tmp_path):
+    import pandas as pd
+
+    addresses = small_demo.addresses["address"].iloc[:40].tolist()
+    src = tmp_path / "住户.csv"
+    pd.DataFrame({"address": addresses}).to_csv(src, index=False, encoding="gbk")
+    out = tmp_path / "out.csv"
+    res = runner.invoke(app, ["assign", "--input", str(src), "--out", str(out), "--data",
+                              str(small_demo_path)])
+    assert res.exit_code == 0, res.output
+    got = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
+    assert got["address"].tolist() == addresses and got["parcel_id"].notna().all()
+    bad = tmp_path / "坏.xlsx"
+    bad.write_bytes(b"PK\x03\x04 not a workbook")
+    res = runner.invoke(app, ["assign", "--input", str(bad), "--out", str(out), "--data",
+                              str(small_demo_path)])
+    assert res.exit_code == 2 and "cannot be read" in res.output and "坏.xlsx" in res.output

@@ -341,6 +341,26 @@ def lookup(
     raise typer.Exit(0 if res.found else 1)
 
 
+def _count_lines_and_encoding(path: Path) -> tuple[int, str]:
+    """Data rows of a CSV file, and its encoding: UTF-8 (with or without BOM), else GB18030.
+
+    One streaming pass: Chinese offices' CSV files come from Excel in GBK as often as in UTF-8.
+    """
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, lines = True, 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            lines += block.count(b"\n")
+            if utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+    return max(lines - 1, 0), "utf-8-sig" if utf8 else "gb18030"
+
+
 @app.command()
 def assign(
     input: Annotated[Path, typer.Option("--input", help="CSV (or GeoPackage/Excel) with an "
@@ -391,14 +411,18 @@ def assign(
         _fail(ZoningError(f"{input}: no such file; check the path"))
     suffix = input.suffix.lower()
     if suffix in (".csv", ".txt"):
-        with open(input, "rb") as fh:
-            total = max(sum(1 for _ in fh) - 1, 0)
-        chunks = pd.read_csv(input, dtype=str, chunksize=chunk, encoding="utf-8-sig")
+        total, encoding = _count_lines_and_encoding(input)
+        chunks = pd.read_csv(input, dtype=str, chunksize=chunk, encoding=encoding)
     else:
         import pyogrio
 
-        frame = (pd.read_excel(input, dtype=str) if suffix in (".xlsx", ".xls")
-                 else pyogrio.read_dataframe(input, read_geometry=False))
+        try:
+            frame = (pd.read_excel(input, dtype=str) if suffix in (".xlsx", ".xls")
+                     else pyogrio.read_dataframe(input, read_geometry=False))
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a damaged input file
+            _fail(ZoningError(
+                f"{input}: cannot be read ({type(exc).__name__}: {exc}); the file may be damaged "
+                "or not what its name says. Export it again as CSV (UTF-8 or GBK) or Excel"))
         total = len(frame)
         chunks = (frame.iloc[i:i + chunk] for i in range(0, max(total, 1), chunk))
     tmp = out.with_name(f".{out.name}.part")
