@@ -40,8 +40,9 @@ def store_copy(
     try:
         src, dst = open_store(source), open_store(target)
         if auth.has_users(src):
-            auth.require(signed_in(src, user), "store.manage")
-            who = user or "admin"
+            admin = signed_in(src, user)
+            auth.require(admin, "store.manage")
+            who = admin.username
         else:
             who = user or "system"
         dump = src.dump()

@@ -1085,10 +1085,14 @@ def store_location(url: str | os.PathLike) -> str:
     if isinstance(store, GeoPackageStore):
         store._require()
         return str(store.path.resolve())
-    text = str(url)
+    return _mend_url(str(url))
+
+
+def _mend_url(text: str) -> str:
+    """A URL that went through pathlib (a CLI option typed Path) lost one slash: mend it."""
     for scheme in ("postgresql:/", "postgres:/"):
         if text.startswith(scheme) and not text.startswith(scheme + "/"):
-            text = scheme + "/" + text[len(scheme):]
+            return scheme + "/" + text[len(scheme):]
     return text
 
 
@@ -1112,11 +1116,7 @@ def open_store(url: str | os.PathLike):
     """
     if not isinstance(url, str | os.PathLike) or isinstance(url, bytes):
         return url  # already a store
-    text = str(url)
-    # a URL that went through pathlib (a CLI option typed Path) lost one slash: postgresql:/host
-    for scheme in ("postgresql:/", "postgres:/"):
-        if text.startswith(scheme) and not text.startswith(scheme + "/"):
-            text = scheme + "/" + text[len(scheme):]
+    text = _mend_url(str(url))
     if "://" in text:
         parts = urlsplit(text)
         if parts.scheme in ("postgresql", "postgres"):
