@@ -5,10 +5,11 @@ Thin: every number comes from :mod:`zoning`; the pages only ask and show. They l
 and a first visit straight to ``/planner`` would then run the page without this file. Run with
 ``make run`` or ``zoning dashboard``; ``ZONING_DATA`` names the district's GeoPackage.
 
-The parents' page (入学查询) needs no sign-in. The others are listed once a user of a role that
-may use them signs in (sidebar), and each page checks the role again itself
-(:func:`app_pages.shared.require_page`): hiding a page is a courtesy, the check is in
-:mod:`zoning.auth`.
+The parents' page (入学查询) needs no sign-in. Every staff page is registered for everyone, so a
+reload or a bookmark of ``/planner`` reaches it (a reload starts a new session, signed out); the
+menu lists a page once a user of a role that may use it signs in (sidebar), and each page checks
+the role itself (:func:`app_pages.shared.require_page`), asking a signed-out visitor to sign in.
+Hiding a page is a courtesy, the check is in :mod:`zoning.auth`.
 """
 
 from __future__ import annotations
@@ -20,17 +21,24 @@ from zoning.auth import can
 
 st.set_page_config(page_title="招生服务片区", page_icon=":material/school:", layout="wide")
 
+#: staff pages: (script, title, icon, action that lists it in the menu)
+STAFF_PAGES = [
+    ("app_pages/planner.py", "片区调整", ":material/map:", "plan.view"),
+    ("app_pages/warnings.py", "学位预警", ":material/warning:", "capacity.view"),
+    ("app_pages/enrolment.py", "招生录取", ":material/assignment:", "applicants.read"),
+    ("app_pages/users.py", "用户管理", ":material/group:", "users.manage"),
+]
+
 user = current_user()
 PAGES = [st.Page("app_pages/lookup.py", title="入学查询", icon=":material/search:", default=True)]
-if can(user, "plan.view"):
-    PAGES.append(st.Page("app_pages/planner.py", title="片区调整", icon=":material/map:"))
-if can(user, "capacity.view"):
-    PAGES.append(st.Page("app_pages/warnings.py", title="学位预警", icon=":material/warning:"))
-if can(user, "applicants.read"):
-    PAGES.append(st.Page("app_pages/enrolment.py", title="招生录取",
-                         icon=":material/assignment:"))
-if can(user, "users.manage"):
-    PAGES.append(st.Page("app_pages/users.py", title="用户管理", icon=":material/group:"))
+shown = []
+for script, title, icon, action in STAFF_PAGES:
+    visible = can(user, action)
+    PAGES.append(st.Page(script, title=title, icon=icon,
+                         visibility="visible" if visible else "hidden"))
+    if visible:
+        shown.append(script)
+st.session_state["menu_pages"] = shown  # what the menu lists (read by the tests)
 page = st.navigation(PAGES)
 sign_in_box(user)
 page.run()

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from zoning.capacity import WARNING_COLOURS, WARNING_ZH  # noqa: F401 - for the pages
 from zoning.errors import ZoningError
@@ -183,9 +184,11 @@ def require_page(action: str):
     user = current_user()
     if can(user, action):
         return user
-    roles = "、".join(ROLE_ZH[r] for r in ACTIONS[action])
+    roles = "、".join(ROLE_ZH[r] for r in ROLE_ZH if r in ACTIONS[action])  # in role order
     if user is None:
         st.info(f"此页面仅供工作人员使用：请在左侧以{roles}身份登录。")
+        with contextlib.suppress(StreamlitAPIException):  # run outside the dashboard's menu
+            st.page_link("app_pages/lookup.py", label="家长查询对口学校", icon=":material/search:")
     else:
         st.error(f"当前账号 {user.label_zh} 无权查看此页面（仅限{roles}）。")
     st.stop()
