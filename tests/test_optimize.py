@@ -235,6 +235,35 @@ def test_a_reach_too_short_for_any_plan_is_widened_around_the_short_zone():
     assert res.over_cap == [] and res.moved_households == 2
 
 
+def test_blocks_are_finer_around_the_overfull_zone():
+    from zoning.optimize import build_blocks, pressure_focus
+
+    parcels, zones, schools, demand = grid()
+    current = assign_parcels(parcels, zones, level="primary")["zone_id"]
+    load = demand.groupby(current).sum()  # 12 pupils a zone
+    seats = pd.Series({"Z1": 10.0, "Z2": 15.0, "Z3": 15.0})
+    # Z1 is over; Z2 touches it; Z3 touches only Z2
+    assert pressure_focus(zones, load, seats) == {"Z1": 1.0, "Z2": 1.0, "Z3": 0.25}
+    assert pressure_focus(zones, load, seats, steps=2) == {"Z1": 1.0, "Z2": 1.0, "Z3": 1.0}
+    assert pressure_focus(zones, load, seats, steps=0, far=0.5) == \
+        {"Z1": 1.0, "Z2": 0.5, "Z3": 0.5}
+    assert set(pressure_focus(zones, load, seats + 10).values()) == {1.0}  # none over
+    # the same 9 blocks: 3 a zone without focus; with it, Z3's blocks are larger
+    plain = build_blocks(parcels, zones, current, demand=demand, n_blocks=9)
+    assert pd.Series(plain.zone).value_counts().to_dict() == {"Z1": 3, "Z2": 3, "Z3": 3}
+    fine = build_blocks(parcels, zones, current, demand=demand, n_blocks=9,
+                        focus=pressure_focus(zones, load, seats))
+    counts = pd.Series(fine.zone).value_counts()
+    assert counts["Z3"] == 1 and counts["Z1"] >= 4 and counts["Z2"] >= 4
+    assert fine.households.sum() == plain.households.sum() == parcels["households"].sum()
+    # the model uses it by default and keeps every parcel in one block
+    m = model(n_blocks=9)
+    assert pd.Series(m.blocks.zone).value_counts()["Z3"] == 1
+    assert model(n_blocks=9, focus=False).blocks.zone.tolist().count("Z3") == 3
+    with pytest.raises(ValidationError, match="focus"):
+        build_blocks(parcels, zones, current, demand=demand, focus={"Z1": -1})
+
+
 def test_parcel_areas_tile_each_zone_in_one_piece_each():
     m = model()
     areas = m.blocks.cells

@@ -10,7 +10,11 @@ The model
 land (roads, open ground) of its zone nearest to it, so the areas of a zone tile it, keep every
 parcel whole and are each in one piece (:func:`_parcel_areas`). Parcels are grouped into about
 ``n_blocks`` blocks (:func:`build_blocks`) that never straddle a current zone: weighted k-means
-of parcel points inside each zone, each cluster split into its connected pieces. Two blocks are
+of parcel points inside each zone, each cluster split into its connected pieces. The blocks are
+shared among zones by households, four times finer in the over-full zones and their neighbours
+than elsewhere (:func:`pressure_focus`): that is where blocks move, so the same number of blocks
+gives a finer choice of whom to move and a tighter MIP (the LP relaxation splits a block at
+each full zone; the smaller the block, the smaller that gap). Two blocks are
 adjacent when their areas share at least ``min_shared`` metres of boundary, so a set of blocks
 connected in this graph has a one-piece outline (:func:`plan_zones`). Where a zone's blocks are
 not connected (a zone in several parts) its pieces are joined by *virtual* edges that only that
@@ -82,6 +86,7 @@ __all__ = [
     "build_blocks",
     "optimize",
     "plan_zones",
+    "pressure_focus",
 ]
 
 #: Distance weights of the default trade-off: tie-break (fewest moves), then two that trade
@@ -279,7 +284,7 @@ def _households(parcels: pd.DataFrame) -> pd.Series:
 
 def build_blocks(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, zone_of: pd.Series, *,
                  demand: pd.Series, n_blocks: int = 2000, seed: int = 0,
-                 min_shared: float = 5.0) -> Blocks:
+                 min_shared: float = 5.0, focus: Mapping | None = None) -> Blocks:
     """Group zoned parcels into about ``n_blocks`` connected blocks that never straddle a zone.
 
     Parameters
@@ -300,6 +305,10 @@ def build_blocks(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, zone_of: pd
     min_shared : float
         Two parcel areas are adjacent when they share at least this length of boundary
         (metres); corner contacts do not count.
+    focus : mapping of zone id to float, optional
+        Weight of each zone in sharing out the blocks (default 1): a zone of weight 0.2 gets
+        blocks five times as large (:func:`pressure_focus` weighs down the zones far from
+        any over-full zone, so the blocks that may move are finer).
 
     Returns
     -------
@@ -328,11 +337,15 @@ def build_blocks(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, zone_of: pd
     n = len(pids)
     areas = np.empty(n, dtype=object)
     label = np.zeros(n, np.intp)
-    total_w, next_label = w.sum(), 0
+    zw = pd.Series(pz).map(dict(focus or {})).fillna(1.0).to_numpy(float)
+    if (zw < 0).any() or not np.isfinite(zw).all():
+        raise ValidationError("focus: zone weights must be finite and ≥ 0")
+    share = w * zw
+    total_w, next_label = share.sum() or 1.0, 0
     for z in pd.unique(pz):  # a loop over zones (tens to hundreds)
         m = np.flatnonzero(pz == z)
         areas[m] = _parcel_areas(geoms[m], zones.geometry.loc[z])
-        k = int(min(len(m), max(1, round(n_blocks * w[m].sum() / total_w))))
+        k = int(min(len(m), max(1, round(n_blocks * share[m].sum() / total_w))))
         label[m] = next_label + _kmeans(xy[m], w[m], k, rng)
         next_label += k
     i, j = shapely.STRtree(areas).query(areas, predicate="intersects")
@@ -365,6 +378,54 @@ def build_blocks(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, zone_of: pd
         households=np.bincount(block, weights=hh, minlength=nb), x=bx, y=by,
         edges=edges.astype(np.intp), owner=owner,
         cells=gpd.GeoSeries(areas, index=pids, crs=parcels.crs), seed=int(seed))
+
+
+def pressure_focus(zones: gpd.GeoDataFrame, load: pd.Series, seats: pd.Series, *,
+                   steps: int = 1, far: float = 0.25, min_shared: float = 5.0) -> dict:
+    """Block weights per zone for :func:`build_blocks`: fine blocks where pupils may move.
+
+    Pupils move out of the over-full zones into their neighbours, so only the blocks of those
+    zones and of the zones within ``steps`` shared boundaries of them are likely to move. They
+    keep weight 1; every other zone gets ``far``, so with the same number of blocks the ones
+    that may move are smaller (a finer choice of whom to move, and a tighter MIP: the LP's
+    fractional block is smaller). A district with no over-full zone gets no focus (all 1).
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zones of one level, indexed by ``zone_id``.
+    load, seats : pandas.Series
+        Starting-grade demand and seats per zone id.
+    steps : int
+        Zone adjacency steps around an over-full zone that keep weight 1.
+    far : float
+        Weight of the other zones (0 < far ≤ 1).
+    min_shared : float
+        Metres of common boundary that make two zones neighbours.
+
+    Returns
+    -------
+    dict
+        Zone id → weight.
+    """
+    ids = zones.index
+    over = (load.reindex(ids).fillna(0) > seats.reindex(ids).fillna(0) + 1e-9).to_numpy()
+    if not over.any():
+        return {z: 1.0 for z in ids}
+    geoms = zones.geometry.to_numpy()
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    if len(i):
+        ok = _shared_length(geoms[i], geoms[j]) >= min_shared
+        i, j = i[ok], j[ok]
+    near = over.copy()
+    for _ in range(max(int(steps), 0)):
+        grown = near.copy()
+        grown[i[near[j]]] = True
+        grown[j[near[i]]] = True
+        near = grown
+    return dict(zip(ids, np.where(near, 1.0, float(far)), strict=True))
 
 
 def _connect_zones(bz, bx, by, pairs):
@@ -553,7 +614,8 @@ class RebalanceModel:
                     schools: gpd.GeoDataFrame, demand: pd.Series, *, level: str = "primary",
                     n_blocks: int = 2000, add_classes: Mapping[str, int] | None = None,
                     fixed: Iterable = (), reach: int = 2,
-                    settings: CapacitySettings | None = None, seed: int = 0) -> RebalanceModel:
+                    settings: CapacitySettings | None = None, seed: int = 0,
+                    focus: bool | Mapping = True) -> RebalanceModel:
         """Build the model from layers and per-parcel demand.
 
         Parameters
@@ -582,6 +644,10 @@ class RebalanceModel:
             Class caps (default 45 / 50).
         seed : int
             Seed of the block clustering.
+        focus : bool or mapping of zone id to float
+            How the blocks are shared among zones: True (default) makes them finer around the
+            over-full zones (:func:`pressure_focus`); False shares them by households alone;
+            a mapping gives each zone's weight (:func:`build_blocks`).
 
         Returns
         -------
@@ -606,7 +672,15 @@ class RebalanceModel:
         links = zone_schools(lz)
         add = _check_add(add_classes, links, schools)
         current = assign_parcels(parcels, lz, level=level)["zone_id"]
-        blocks = build_blocks(parcels, lz, current, demand=demand, n_blocks=n_blocks, seed=seed)
+        demand = demand.reindex(parcels.index).fillna(0.0)
+        planned = pd.to_numeric(schools[col], errors="coerce").fillna(0).astype(int)
+        school_seats = planned.add(pd.Series(add, dtype=int), fill_value=0) * cap
+        zone_seats = (links["school_id"].map(school_seats).fillna(0)
+                      .groupby(links["zone_id"]).sum().reindex(lz.index).fillna(0.0))
+        if focus is True:
+            focus = pressure_focus(lz, demand.groupby(current).sum(), zone_seats)
+        blocks = build_blocks(parcels, lz, current, demand=demand, n_blocks=n_blocks, seed=seed,
+                              focus=focus or None)
         fixed_ids = pd.Index(list(fixed))
         unknown = fixed_ids.difference(blocks.parcel_block.index)
         if len(unknown):
@@ -617,17 +691,14 @@ class RebalanceModel:
 
         zone_ids = lz.index[lz.index.isin(pd.unique(blocks.zone))]
         zpos = zone_ids.get_indexer(blocks.zone)
-        planned = pd.to_numeric(schools[col], errors="coerce").fillna(0).astype(int)
-        school_seats = planned.add(pd.Series(add, dtype=int), fill_value=0) * cap
-        seats = (links["school_id"].map(school_seats).fillna(0).groupby(links["zone_id"]).sum()
-                 .reindex(zone_ids).fillna(0).to_numpy(float))
+        seats = zone_seats.reindex(zone_ids).to_numpy(float)
         spts = schools.geometry.reindex(links["school_id"]).to_numpy()
         root = _roots(blocks, zpos, zone_ids.get_indexer(links["zone_id"]), shapely.get_x(spts),
                       shapely.get_y(spts))
         is_fixed[root] = True
         none = np.zeros(0, np.intp)
         model = cls(level=level, cap=cap, parcels=parcels, zones=zones, schools=schools,
-                    demand=demand.reindex(parcels.index).fillna(0.0), current=current,
+                    demand=demand, current=current,
                     blocks=blocks, zone_ids=zone_ids, seats=seats, add_classes=add, root=root,
                     fixed=is_fixed, cand_block=none, cand_zone=none, cand_km=np.zeros(0),
                     settings=settings)
