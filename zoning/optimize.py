@@ -50,6 +50,11 @@ distance; larger weights trade more moves for shorter trips. :meth:`RebalanceMod
 returns one plan per weight (``result.plans``). A parcel still being built counts its planned
 households, as :class:`zoning.simulate.Simulator` does when it evaluates the plan.
 
+*Solving.* With two or more threads, as many single-thread HiGHS solves with different random
+seeds race in their own processes (the search's luck matters more than HiGHS's own threads on
+this model); the first to prove its plan within ``mip_rel_gap`` stops the others, and the best
+plan found is measured against the best dual bound of all (:meth:`_Mip.race`).
+
 *Infeasibility.* When no plan fits, the *elastic* model (integer extra classes per zone, fewest
 classes first) names the schools short of seats and by how many classes:
 :class:`~zoning.errors.InfeasibleError` with ``shortfall = {school_id: classes}``. The order
@@ -101,6 +106,11 @@ _TOUCH = 0.01
 
 #: Extra adjacency steps :meth:`RebalanceModel.solve` may add to ``reach`` when no plan fits.
 MAX_EXTRA_REACH = 2
+
+#: Models with at least this many (block, zone) columns race one solve per thread
+#: (:meth:`_Mip.race`); smaller ones solve in-process, where starting processes would cost more
+#: than it saves.
+RACE_MIN_COLUMNS = 1500
 
 
 # ------------------------------------------------------------------------------ graph helpers
@@ -775,7 +785,7 @@ class RebalanceModel:
     # -------------------------------------------------------------------------- solving
     def solve(self, *, time_limit: float = 60.0, mip_rel_gap: float = 0.01,
               distance_weights: Iterable[float] = DEFAULT_WEIGHTS, threads: int = 2,
-              contiguity: str = "order", seed: int = 0,
+              contiguity: str = "order", seed: int = 0, race: bool = True,
               verbose: bool = False) -> OptimizeResult:
         """Solve the MIP for each distance weight; the first plan is the result.
 
@@ -797,6 +807,11 @@ class RebalanceModel:
             started from the order model's plan, which gets a third of ``time_limit``.
         seed : int
             HiGHS ``random_seed``.
+        race : bool
+            With ``threads`` > 1 and a model of at least ``RACE_MIN_COLUMNS`` columns, race
+            ``threads`` single-thread solves with seeds ``seed``, ``seed + 1`` … in their own
+            processes, the first to prove its plan stopping the others (``_Mip.race``);
+            False: one solve on ``threads`` threads.
         verbose : bool
             Show the HiGHS log.
 
@@ -820,26 +835,29 @@ class RebalanceModel:
         # the incumbent, not only the bound, decides when the gap closes
         opts = {"threads": int(threads), "random_seed": int(seed), "mip_heuristic_effort": 0.3,
                 "mip_rel_gap": float(mip_rel_gap), "output_flag": bool(verbose)}
+        n_race = int(threads) if race else 1
         t_start = time.perf_counter()
         model = self._widened(threads)
-        return model._solve(weights, opts, float(time_limit), contiguity, t_start)
+        return model._solve(weights, opts, float(time_limit), contiguity, t_start, n_race)
 
-    def _solve(self, weights, opts, limit, contiguity, t_start) -> OptimizeResult:
+    def _solve(self, weights, opts, limit, contiguity, t_start, race) -> OptimizeResult:
         base = self.greedy(distance_weight=weights[0])
         start = self.blocks_of(base.block_zone) if base.status == "greedy" else None
         if contiguity == "flow":
             pre = _Mip(self, contiguity="order")
-            run = pre.run(opts, weights[0], start, limit / 3)
+            run = pre.run(opts, weights[0], start, limit / 3, race=race)
             if run.has_plan:
                 start = self.zone_ids.get_indexer(pre.block_zone(run.col))
         plans: list[OptimizeResult] = []
         mip, t0 = _Mip(self, contiguity=contiguity), t_start
         for w in weights:
-            run = mip.run(opts, w, start, max(limit - (time.perf_counter() - t0), 1.0))
+            left = max(limit - (time.perf_counter() - t0), 1.0)
+            run = mip.run(opts, w, start, left, race=race)
             if run.infeasible and mip.contiguity == "order":
                 # the order model is a restriction: only the exact model may say no plan exists
                 mip = _Mip(self, contiguity="flow")
-                run = mip.run(opts, w, start, max(limit - (time.perf_counter() - t0), 1.0))
+                left = max(limit - (time.perf_counter() - t0), 1.0)
+                run = mip.run(opts, w, start, left, race=race)
             if run.infeasible:
                 self._raise_short(time_limit=limit, threads=opts["threads"])
             if not run.has_plan:
@@ -1249,21 +1267,29 @@ class _Mip:
                      np.full(n_arc, -np.inf), np.zeros(n_arc))
         self.rows = rows
 
+    def matrix(self) -> dict:
+        """The MIP as arrays: bounds, integer columns and the rows in compressed row form."""
+        r = self.rows
+        row, col, val = (np.concatenate(a) for a in (r.r, r.c, r.v))
+        order = np.lexsort((col, row))
+        return {"n_col": self.n_col, "ub": self.ub.astype(float),
+                "integer": np.concatenate([np.arange(self.K), np.arange(self.k0, self.n_col)]),
+                "lo": np.concatenate(r.lo), "hi": np.concatenate(r.hi),
+                "starts": np.searchsorted(row[order], np.arange(r.n)),
+                "col": col[order], "val": val[order].astype(float)}
+
     def load(self, h) -> None:
         import highspy
 
         inf = highspy.kHighsInf
-        h.addVars(self.n_col, np.zeros(self.n_col), self.ub)
-        integer = np.concatenate([np.arange(self.K), np.arange(self.k0, self.n_col)])
-        h.changeColsIntegrality(len(integer), integer.astype(np.int32),
-                                np.ones(len(integer), np.uint8))
-        r = self.rows
-        row, col, val = (np.concatenate(a) for a in (r.r, r.c, r.v))
-        order = np.lexsort((col, row))
-        starts = np.searchsorted(row[order], np.arange(r.n)).astype(np.int32)
-        lo, hi = np.concatenate(r.lo), np.concatenate(r.hi)
-        h.addRows(r.n, np.where(np.isfinite(lo), lo, -inf), np.where(np.isfinite(hi), hi, inf),
-                  len(val), starts, col[order].astype(np.int32), val[order].astype(float))
+        a = self.matrix()
+        h.addVars(self.n_col, np.zeros(self.n_col), a["ub"])
+        h.changeColsIntegrality(len(a["integer"]), a["integer"].astype(np.int32),
+                                np.ones(len(a["integer"]), np.uint8))
+        lo, hi = a["lo"], a["hi"]
+        h.addRows(len(lo), np.where(np.isfinite(lo), lo, -inf), np.where(np.isfinite(hi), hi, inf),
+                  len(a["val"]), a["starts"].astype(np.int32), a["col"].astype(np.int32),
+                  a["val"])
 
     def costs(self, weight: float | None) -> np.ndarray:
         m, b = self.m, self.m.blocks
@@ -1277,10 +1303,18 @@ class _Mip:
             cost[self.k0:] = cost[:self.K].sum() + 1.0
         return cost
 
-    def run(self, options: dict, weight: float, start_pos, time_limit: float) -> _Run:
-        """Load (once), set the objective and start, solve; what HiGHS found."""
+    def run(self, options: dict, weight: float, start_pos, time_limit: float, *,
+            race: int = 1) -> _Run:
+        """Load (once), set the objective and start, solve; what HiGHS found.
+
+        ``race`` > 1 (and a model of at least ``RACE_MIN_COLUMNS`` columns): that many
+        single-thread solves with different random seeds in their own processes instead of one
+        solve on ``threads`` threads (:meth:`race`).
+        """
         import highspy
 
+        if race > 1 and self.K >= RACE_MIN_COLUMNS:
+            return self.race(options, weight, start_pos, time_limit, race)
         if not hasattr(self, "h"):
             self.h = _highs(options)
             self.load(self.h)
@@ -1300,6 +1334,64 @@ class _Mip:
         gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else math.nan
         return _Run(name, np.asarray(h.getSolution().col_value), info.objective_function_value,
                     gap, optimal=status == highspy.HighsModelStatus.kOptimal)
+
+    def race(self, options: dict, weight: float, start_pos, time_limit: float,
+             n: int) -> _Run:
+        """``n`` single-thread HiGHS solves with random seeds ``seed … seed + n - 1``, racing.
+
+        A branch-and-bound search on a MIP like this one is a matter of luck as much as of
+        work: on the demo district the same model closes its gap in 30 s with one seed and
+        not in 60 s with another, while HiGHS's own threads add little (one solve on two
+        threads uses about 1.5 cores). So each core runs its own search (one process each:
+        HiGHS instances are not safe to run side by side in one process). The first to prove
+        its plan within ``mip_rel_gap`` (or the district infeasible) stops the others. The
+        result is the best plan any found, and its gap is measured against the best dual bound
+        of all: the searches solve the same MIP, so each one's bound holds for all.
+        """
+        import json
+        import subprocess
+        import tempfile
+
+        start = self.start(start_pos) if start_pos is not None else None
+        problem = {**self.matrix(), "cost": self.costs(weight),
+                   "start": np.zeros(0) if start is None else start,
+                   "deadline": time.time() + float(time_limit)}
+        seed = int(options.get("random_seed", 0))
+        with tempfile.TemporaryDirectory(prefix="zoning-race-") as tmp:
+            procs, paths = [], []
+            log = None if options.get("output_flag") else subprocess.DEVNULL
+            for i in range(n):
+                opts = {**options, "threads": 1, "random_seed": seed + i}
+                path = os.path.join(tmp, f"problem{i}.npz")
+                np.savez(path, options=json.dumps(opts), **problem)
+                paths.append(os.path.join(tmp, f"result{i}.npz"))
+                with open(os.path.join(tmp, f"stderr{i}.txt"), "wb") as err:
+                    procs.append(subprocess.Popen(
+                        [sys.executable, "-m", "zoning._highs_worker", path, paths[-1]],
+                        stdin=subprocess.PIPE, stdout=log, stderr=err))
+            results: dict[int, dict] = {}
+            try:
+                while len(results) < n:
+                    for i, p in enumerate(procs):
+                        if i in results or p.poll() is None:
+                            continue
+                        results[i] = _race_result(p, paths[i], os.path.join(tmp, f"stderr{i}.txt"))
+                        if results[i]["optimal"] or results[i]["infeasible"]:
+                            for q in procs:  # a line on stdin: stop, report what you have
+                                with contextlib.suppress(OSError, ValueError):
+                                    q.stdin.write(b"stop\n")
+                                    q.stdin.flush()
+                    time.sleep(0.05)
+            finally:
+                for p in procs:
+                    with contextlib.suppress(OSError, ValueError):
+                        p.stdin.close()
+                    try:
+                        p.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+        return _combine(list(results.values()), float(options.get("mip_rel_gap", 1e-4)))
 
     def block_zone(self, col: np.ndarray) -> np.ndarray:
         """Zone id of each block: its candidate with the largest ``x`` (0/1 up to tolerance)."""
@@ -1343,6 +1435,37 @@ class _Mip:
                 size[parent[v]] += size[v]
                 col[self.f0 + arc[(parent[v], v, z)]] = size[v]
         return col
+
+
+def _race_result(proc, path: str, err: str) -> dict:
+    """What a racing worker found (its result file), or why it has none (its stderr)."""
+    if proc.returncode != 0 or not os.path.exists(path):
+        with open(err, "rb") as f:
+            err = f.read().decode(errors="replace").strip()
+        raise ZoningError(f"optimize: a HiGHS worker process failed (exit {proc.returncode}): "
+                          f"{err[-500:] or 'no message'}; run with threads=1 to solve in-process")
+    with np.load(path, allow_pickle=False) as f:
+        out = {k: f[k] for k in f.files}
+    return {"status": str(out["status"]), "infeasible": bool(out["infeasible"]),
+            "optimal": bool(out["optimal"]), "col": out["col"] if out["col"].size else None,
+            "objective": float(out["objective"]), "dual_bound": float(out["dual_bound"])}
+
+
+def _combine(results: list[dict], rel_gap: float) -> _Run:
+    """One answer from racing solves of the same MIP: the best plan, the best bound of all."""
+    if any(r["infeasible"] for r in results):
+        return _Run("Infeasible", None, math.nan, math.nan, infeasible=True)
+    found = [r for r in results if r["col"] is not None]
+    if not found:
+        return _Run(results[0]["status"] if results else "no worker", None, math.nan, math.nan)
+    best = min(found, key=lambda r: r["objective"])  # ties: the lowest seed
+    bounds = [r["dual_bound"] for r in results if math.isfinite(r["dual_bound"])]
+    bound = min(max(bounds), best["objective"]) if bounds else -math.inf
+    gap = (best["objective"] - bound) / max(abs(best["objective"]), 1.0)
+    optimal = best["optimal"] or gap <= rel_gap + 1e-12
+    status = "Optimal" if optimal else best["status"]
+    return _Run(status, best["col"], best["objective"], gap if math.isfinite(gap) else math.nan,
+                optimal=optimal)
 
 
 class _Rows:
