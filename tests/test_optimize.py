@@ -307,19 +307,19 @@ def test_race_answer_is_the_best_plan_with_the_best_bound():
 
 
 def test_a_worker_told_to_stop_stops_at_once():
-    import threading
+    import io
     import time
 
-    from zoning._highs_worker import solve
+    from zoning._highs_worker import _Link, solve
     from zoning.optimize import _Mip
 
     m = model()
     mip = _Mip(m)
-    stop = threading.Event()
-    stop.set()  # another worker has already proved its plan
+    link = _Link()
+    link.listen(io.StringIO("stop\n"))  # another worker has already proved its plan
     t = time.perf_counter()
     out = solve({**mip.matrix(), "cost": mip.costs(0.001), "start": mip.start(m.zone_pos),
-                 "deadline": time.time() + 600, "options": json.dumps({"threads": 1})}, stop)
+                 "deadline": time.time() + 600, "options": json.dumps({"threads": 1})}, link)
     assert not out["optimal"] and not out["infeasible"]  # stopped, not solved
     assert time.perf_counter() - t < 30
 

@@ -1342,46 +1342,71 @@ class _Mip:
         A branch-and-bound search on a MIP like this one is a matter of luck as much as of
         work: on the demo district the same model closes its gap in 30 s with one seed and
         not in 60 s with another, while HiGHS's own threads add little (one solve on two
-        threads uses about 1.5 cores). So each core runs its own search (one process each:
-        HiGHS instances are not safe to run side by side in one process). The first to prove
-        its plan within ``mip_rel_gap`` (or the district infeasible) stops the others. The
-        result is the best plan any found, and its gap is measured against the best dual bound
-        of all: the searches solve the same MIP, so each one's bound holds for all.
+        threads keeps about 1.5 cores busy). So each core runs its own search, in its own
+        process (HiGHS instances are not safe side by side in one process,
+        :mod:`zoning._highs_worker`). They solve the same MIP, so the best dual bound of any
+        holds for the best plan of all: the race stops as soon as that plan is within
+        ``mip_rel_gap`` of that bound (or a worker proves the district infeasible).
         """
         import json
+        import queue
         import subprocess
         import tempfile
+        import threading
 
         start = self.start(start_pos) if start_pos is not None else None
         problem = {**self.matrix(), "cost": self.costs(weight),
                    "start": np.zeros(0) if start is None else start,
                    "deadline": time.time() + float(time_limit)}
-        seed = int(options.get("random_seed", 0))
+        seed, rel_gap = int(options.get("random_seed", 0)), float(options.get("mip_rel_gap", 1e-4))
+        verbose = bool(options.get("output_flag"))
+        lines: queue.Queue = queue.Queue()
+
+        def read(i, stream):
+            for line in stream:
+                lines.put((i, line.decode(errors="replace").split()))
+
+        def tell(procs, text):
+            for q in procs:
+                if q.poll() is None:
+                    with contextlib.suppress(OSError, ValueError):
+                        q.stdin.write(text.encode() + b"\n")
+                        q.stdin.flush()
+
         with tempfile.TemporaryDirectory(prefix="zoning-race-") as tmp:
             procs, paths = [], []
-            log = None if options.get("output_flag") else subprocess.DEVNULL
             for i in range(n):
-                opts = {**options, "threads": 1, "random_seed": seed + i}
+                opts = {**options, "threads": 1, "random_seed": seed + i, "output_flag": False}
                 path = os.path.join(tmp, f"problem{i}.npz")
                 np.savez(path, options=json.dumps(opts), **problem)
                 paths.append(os.path.join(tmp, f"result{i}.npz"))
                 with open(os.path.join(tmp, f"stderr{i}.txt"), "wb") as err:
                     procs.append(subprocess.Popen(
                         [sys.executable, "-m", "zoning._highs_worker", path, paths[-1]],
-                        stdin=subprocess.PIPE, stdout=log, stderr=err))
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err))
+                threading.Thread(target=read, args=(i, procs[-1].stdout), daemon=True).start()
             results: dict[int, dict] = {}
+            primal, dual, stopped, last = math.inf, -math.inf, False, 0.0
             try:
                 while len(results) < n:
+                    with contextlib.suppress(queue.Empty):
+                        i, words = lines.get(timeout=0.05)
+                        if len(words) == 3 and words[0] == "bound":
+                            dual = max(dual, float(words[1]))
+                            primal = min(primal, float(words[2]))
+                    if not stopped and (primal - dual) / max(abs(primal), 1.0) <= rel_gap:
+                        tell(procs, "stop")
+                        stopped = True
+                    if verbose and time.perf_counter() - last > 5:
+                        last = time.perf_counter()
+                        print(f"race: best plan {primal:.6g}, best bound {dual:.6g}", flush=True)
                     for i, p in enumerate(procs):
-                        if i in results or p.poll() is None:
-                            continue
-                        results[i] = _race_result(p, paths[i], os.path.join(tmp, f"stderr{i}.txt"))
-                        if results[i]["optimal"] or results[i]["infeasible"]:
-                            for q in procs:  # a line on stdin: stop, report what you have
-                                with contextlib.suppress(OSError, ValueError):
-                                    q.stdin.write(b"stop\n")
-                                    q.stdin.flush()
-                    time.sleep(0.05)
+                        if i not in results and p.poll() is not None:
+                            results[i] = _race_result(p, paths[i],
+                                                      os.path.join(tmp, f"stderr{i}.txt"))
+                            if results[i].get("optimal") or results[i].get("infeasible"):
+                                tell(procs, "stop")
+                                stopped = True
             finally:
                 for p in procs:
                     with contextlib.suppress(OSError, ValueError):
@@ -1391,7 +1416,12 @@ class _Mip:
                     except subprocess.TimeoutExpired:
                         p.kill()
                         p.wait()
-        return _combine(list(results.values()), float(options.get("mip_rel_gap", 1e-4)))
+        ok = [r for r in results.values() if "error" not in r]
+        if not ok:
+            raise ZoningError(f"optimize: every HiGHS worker process failed "
+                              f"({results[0]['error'] if results else 'none started'}); "
+                              "run with threads=1 to solve in-process")
+        return _combine(ok, rel_gap, dual)
 
     def block_zone(self, col: np.ndarray) -> np.ndarray:
         """Zone id of each block: its candidate with the largest ``x`` (0/1 up to tolerance)."""
@@ -1438,12 +1468,11 @@ class _Mip:
 
 
 def _race_result(proc, path: str, err: str) -> dict:
-    """What a racing worker found (its result file), or why it has none (its stderr)."""
+    """What a racing worker found (its result file), or why it has none (``error``)."""
     if proc.returncode != 0 or not os.path.exists(path):
         with open(err, "rb") as f:
-            err = f.read().decode(errors="replace").strip()
-        raise ZoningError(f"optimize: a HiGHS worker process failed (exit {proc.returncode}): "
-                          f"{err[-500:] or 'no message'}; run with threads=1 to solve in-process")
+            text = f.read().decode(errors="replace").strip()
+        return {"error": f"exit {proc.returncode}: {text[-500:] or 'no message'}"}
     with np.load(path, allow_pickle=False) as f:
         out = {k: f[k] for k in f.files}
     return {"status": str(out["status"]), "infeasible": bool(out["infeasible"]),
@@ -1451,8 +1480,12 @@ def _race_result(proc, path: str, err: str) -> dict:
             "objective": float(out["objective"]), "dual_bound": float(out["dual_bound"])}
 
 
-def _combine(results: list[dict], rel_gap: float) -> _Run:
-    """One answer from racing solves of the same MIP: the best plan, the best bound of all."""
+def _combine(results: list[dict], rel_gap: float, dual: float = -math.inf) -> _Run:
+    """One answer from racing solves of the same MIP: the best plan, the best bound of all.
+
+    ``dual``: the best bound reported during the race (a worker stopped early may end with
+    a weaker one in its result).
+    """
     if any(r["infeasible"] for r in results):
         return _Run("Infeasible", None, math.nan, math.nan, infeasible=True)
     found = [r for r in results if r["col"] is not None]
@@ -1460,6 +1493,7 @@ def _combine(results: list[dict], rel_gap: float) -> _Run:
         return _Run(results[0]["status"] if results else "no worker", None, math.nan, math.nan)
     best = min(found, key=lambda r: r["objective"])  # ties: the lowest seed
     bounds = [r["dual_bound"] for r in results if math.isfinite(r["dual_bound"])]
+    bounds += [dual] if math.isfinite(dual) else []
     bound = min(max(bounds), best["objective"]) if bounds else -math.inf
     gap = (best["objective"] - bound) / max(abs(best["objective"]), 1.0)
     optimal = best["optimal"] or gap <= rel_gap + 1e-12
