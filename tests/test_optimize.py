@@ -221,7 +221,7 @@ def test_cli_optimize_json(small_demo_path):
     data = json.loads(out.stdout)
     assert data["over_cap_after"] == [] and data["status"] in ("optimal", "feasible")
     out = CliRunner().invoke(app, ["optimize", "--data", str(small_demo_path), "--blocks",
-                                   "200", "--time-limit", "20"])
+                                   "200", "--time-limit", "20", "--threads", "1"])
     assert out.exit_code == 0, out.output
     assert "调整户数" in out.stdout and "MIP 间隙" in out.stdout
     bad = CliRunner().invoke(app, ["optimize", "--data", str(small_demo_path),

@@ -707,6 +707,8 @@ def optimize(
                                            "more moves for shorter trips")] = False,
     contiguity: Annotated[str, typer.Option(help="order (fast, a subset of contiguous plans) or "
                                             "flow (exact)")] = "order",
+    threads: Annotated[int, typer.Option(min=1, help="cores to use: with 2 or more, as many "
+                                         "HiGHS searches race, each on one core")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Rebalance zones under the class caps, moving the fewest households (MIP, HiGHS)."""
@@ -724,7 +726,7 @@ def optimize(
         ds = open_store(data).load()
         res = opt.optimize(ds, level=level, year=year, time_limit=time_limit, n_blocks=blocks,
                            add_classes=extra, mip_rel_gap=gap, distance_weights=weights,
-                           contiguity=contiguity)
+                           contiguity=contiguity, threads=threads)
     except ZoningError as exc:
         _fail(exc)
     s = res.schools
