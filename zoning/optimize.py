@@ -210,6 +210,17 @@ def _shared_length(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return shapely.area(shapely.intersection(shapely.buffer(a, _TOUCH, quad_segs=2), b)) / _TOUCH
 
 
+def _touching(geoms: np.ndarray, min_shared: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``i < j`` of polygons sharing at least ``min_shared`` metres of boundary."""
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    if len(i):
+        ok = _shared_length(geoms[i], geoms[j]) >= min_shared
+        i, j = i[ok], j[ok]
+    return i, j
+
+
 def _parcel_areas(geoms: np.ndarray, zone_geom) -> np.ndarray:
     """Each parcel's area within its zone: its polygon plus the open land nearest to it.
 
@@ -358,12 +369,7 @@ def build_blocks(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, zone_of: pd
         k = int(min(len(m), max(1, round(n_blocks * share[m].sum() / total_w))))
         label[m] = next_label + _kmeans(xy[m], w[m], k, rng)
         next_label += k
-    i, j = shapely.STRtree(areas).query(areas, predicate="intersects")
-    keep = i < j
-    i, j = i[keep], j[keep]
-    if len(i):
-        ok = _shared_length(areas[i], areas[j]) >= min_shared
-        i, j = i[ok], j[ok]
+    i, j = _touching(areas, min_shared)
     # a block is a connected piece of a k-means cluster
     same = label[i] == label[j]
     comp = _components(n, i[same], j[same])
@@ -422,13 +428,7 @@ def pressure_focus(zones: gpd.GeoDataFrame, load: pd.Series, seats: pd.Series, *
     over = (load.reindex(ids).fillna(0) > seats.reindex(ids).fillna(0) + 1e-9).to_numpy()
     if not over.any():
         return {z: 1.0 for z in ids}
-    geoms = zones.geometry.to_numpy()
-    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = i < j
-    i, j = i[keep], j[keep]
-    if len(i):
-        ok = _shared_length(geoms[i], geoms[j]) >= min_shared
-        i, j = i[ok], j[ok]
+    i, j = _touching(zones.geometry.to_numpy(), min_shared)
     near = over.copy()
     for _ in range(max(int(steps), 0)):
         grown = near.copy()
