@@ -547,6 +547,21 @@ def test_old_postgis_store_is_migrated(pg_store):
     assert "sibling_group" in apps.columns and store.verify_audit().ok
 
 
+def test_postgis_schema_dropped_by_another_program_is_made_again(pg_store):
+    import psycopg
+
+    store = pg_store()
+    store.save(make_dataset(), actor="setup")  # checks the schema once
+    store.audit("a", "b", "c")  # and not again
+    with psycopg.connect(store._conninfo, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA {store.schema} CASCADE")
+    with pytest.raises(ValidationError, match="dropped or changed by another program.*try again"):
+        store.audit("a", "b", "c")
+    store.save(make_dataset(), actor="again")  # checked, and made, again
+    assert store.load().zones.index.tolist() == make_dataset().zones.index.tolist()
+    assert store.verify_audit().ok
+
+
 def test_postgis_store_has_spatial_indexes_and_srid(pg_store):
     import psycopg
 

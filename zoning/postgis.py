@@ -148,6 +148,7 @@ class PostGISStore(_StoreCommon):
                 f"schema {schema!r}: use lower-case letters, digits and _ (at most 63), "
                 "e.g. ?schema=yubei")
         self.schema = schema
+        self._ready = False  # schema, PostGIS and own tables checked by a committed write
         self.shown = (f"postgresql://{parts.hostname or 'localhost'}"
                       f"{f':{parts.port}' if parts.port else ''}{parts.path}?schema={schema}")
         query.setdefault("connect_timeout", str(connect_timeout))
@@ -176,14 +177,21 @@ class PostGISStore(_StoreCommon):
 
     @contextmanager
     def _transaction(self, *, create: bool = True):
-        """A connection in one transaction: committed on success, rolled back on any error."""
+        """A connection in one transaction: committed on success, rolled back on any error.
+
+        The first write of a store object checks the schema, PostGIS and the own tables (and
+        adds missing columns); later writes skip those catalogue queries (~30 ms) until one
+        fails, so a schema dropped meanwhile is checked, and made, again.
+        """
         psycopg = _psycopg()
         con = self._connect()
+        check, ok = create and not self._ready, False
         try:
             with con.transaction():
-                if create:
+                if check:
                     self._ensure_schema(con)
                 yield con
+            ok = True
         except psycopg.errors.IntegrityError as exc:
             table = getattr(exc.diag, "table_name", None) or ""
             if table in LAYERS:
@@ -200,7 +208,16 @@ class PostGISStore(_StoreCommon):
             raise ValidationError(
                 f"{self.shown}: the connection was lost during the write; nothing was written "
                 f"({type(exc).__name__}). Try again when the server is back") from exc
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName,
+                psycopg.errors.UndefinedColumn) as exc:
+            if check:
+                raise
+            raise ValidationError(
+                f"{self.shown}: nothing was written: the store's tables were dropped or changed "
+                f"by another program since this one last wrote ({str(exc).splitlines()[0]}); "
+                "try again: the next write checks the schema and makes what is missing") from exc
         finally:
+            self._ready = (self._ready or check) if ok else False
             con.close()
 
     def _ensure_schema(self, con) -> None:
@@ -407,6 +424,7 @@ class PostGISStore(_StoreCommon):
 
     def migrate(self) -> None:
         """Bring an older schema's own tables to the current columns."""
+        self._ready = False  # check even if this object has written before
         with self._transaction():
             pass
 
@@ -609,6 +627,7 @@ class PostGISStore(_StoreCommon):
             raise ValidationError("refusing to drop the public schema; drop its tables by hand")
         with closing(self._connect()) as con, con.transaction():
             con.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        self._ready = False
 
 
 def _empty_own(name: str) -> pd.DataFrame:
