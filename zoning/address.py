@@ -156,7 +156,7 @@ def _split_room(digits: str) -> str:
 
 
 # "12号之一", "12号之3": a sub-number (附号) written with 之
-_ZHI_RE = re.compile(r"(\d+)号之([一二三四五六七八九十]{1,3}|\d+)号?")
+_ZHI_RE = re.compile(r"(?<!\d)(\d+)号之([一二三四五六七八九十]{1,3}|\d+)号?")
 
 
 def _zhi_repl(m: re.Match) -> str:
@@ -183,10 +183,10 @@ _STEPS: list[tuple[re.Pattern, Any]] = [
     (re.compile(r"([A-Z\d])(?:号楼|号栋|#楼|#|座|[洞动冻])"), r"\1栋"),
     # 附号; "12号之一" is the same sub-number written the older way
     (_ZHI_RE, _zhi_repl),
-    (re.compile(r"(\d+)号?-?附(\d+)(?:-(\d+))?号?"), _sub_repl),
+    (re.compile(r"(?<!\d)(\d+)号?-?附(\d+)(?:-(\d+))?号?"), _sub_repl),
     # floor and room. Patterns start with their marker (单元/栋/号) rather than a look-behind:
     # the regex engine then skips quickly to candidate positions (this runs over 200,000 lines).
-    (re.compile(rf"(\d+)[楼层]0*(\d+){_ROOM_WORD}?(?![\d\-]|单元|栋)"), r"\1-\2"),
+    (re.compile(rf"(?<!\d)(\d+)[楼层]0*(\d+){_ROOM_WORD}?(?![\d\-]|单元|栋)"), r"\1-\2"),
     (re.compile(rf"(单元|栋)(\d{{3,4}}){_ROOM_WORD}?(?![\d\-])"),
      lambda m: m[1] + _split_room(m[2])),
     (re.compile(r"(?<![\d\-附])(\d{3,4})(?:室|号房|房|户)"), lambda m: _split_room(m[1])),
@@ -305,20 +305,22 @@ _LANE_RE = re.compile(r"^(\d+弄)(.*)$")
 _BARE_NO_RE = re.compile(r"^(\d+)(.*)$")
 _LOCATIVE_RE = re.compile(
     r"(?:旁边?|附近|对面|斜对面|背后|后面|后侧|楼下|门口|隔壁|侧|一带|周边|方向|"
-    r"[东南西北]{1,2}(?:侧|面|方)?\d*(?:米|公里|KM|M)?|\d+(?:米|公里|KM|M))$")
+    r"[东南西北]{1,2}(?:侧|面|方)?\d*(?:米|公里|KM|M)?|(?<!\d)\d+(?:米|公里|KM|M))$")
 _INSIDE_RE = re.compile(r"(?:内|里面|院内)$")
 _INTERSECTION_RE = re.compile(
     r"^(?P<a>.+?)(?:与|和|同|跟)(?P<b>.+?)(?:交叉口|交汇处|交界处|交叉处|交口|十字路口|路口)"
     r"(?P<rest>.*)$")
+# every number starts where a run of digits starts ((?<!\d)): the same matches (what follows a
+# number is never a digit), without trying each digit of a long run as a start (quadratic)
 _TOKENS = re.compile(
-    r"(?P<dsub>(?P<dsn>\d+)号附(?P<dss>\d+)(?:-(?P<dss2>\d+))?号)"
-    r"|(?P<bldg>(?P<bl>[A-Z]?\d+[A-Z]?|[A-Z])栋)"
-    r"|(?P<unit>(?P<un>\d+)单元)"
-    r"|(?P<fr>(?P<fl>\d+)-(?P<rm>\d+)(?!\d))"
-    r"|(?P<floor>(?P<flo>\d+)楼)"
-    r"|(?P<room>(?P<rmo>\d+)室)"
-    r"|(?P<grp>(?P<gn>\d+)组)"
-    r"|(?P<door>(?P<dn>\d+)号(?![院线楼]))"
+    r"(?P<dsub>(?<!\d)(?P<dsn>\d+)号附(?P<dss>\d+)(?:-(?P<dss2>\d+))?号)"
+    r"|(?P<bldg>(?P<bl>(?:[A-Z]|(?<!\d))\d+[A-Z]?|[A-Z])栋)"
+    r"|(?P<unit>(?<!\d)(?P<un>\d+)单元)"
+    r"|(?P<fr>(?<!\d)(?P<fl>\d+)-(?P<rm>\d+)(?!\d))"
+    r"|(?P<floor>(?<!\d)(?P<flo>\d+)楼)"
+    r"|(?P<room>(?<!\d)(?P<rmo>\d+)室)"
+    r"|(?P<grp>(?<!\d)(?P<gn>\d+)组)"
+    r"|(?P<door>(?<!\d)(?P<dn>\d+)号(?![院线楼]))"
 )
 
 
