@@ -290,6 +290,15 @@ def test_a_failed_race_worker_is_a_clear_error(monkeypatch):
         model().solve(time_limit=20, distance_weights=(0.001,), threads=2)
 
 
+def test_a_race_worker_that_does_not_stop_is_killed(monkeypatch):
+    import zoning.optimize as opt
+
+    monkeypatch.setattr(opt, "RACE_MIN_COLUMNS", 1)
+    monkeypatch.setattr(opt, "RACE_GRACE", -1e6)  # every worker is already long overdue
+    with pytest.raises(ZoningError, match=r"every HiGHS worker process failed \(exit -9"):
+        model().solve(time_limit=20, distance_weights=(0.001,), threads=2)
+
+
 def test_race_answer_is_the_best_plan_with_the_best_bound():
     from zoning.optimize import _combine
 

@@ -112,6 +112,9 @@ MAX_EXTRA_REACH = 2
 #: than it saves.
 RACE_MIN_COLUMNS = 1500
 
+#: Seconds past its time limit after which a racing worker that has not stopped is killed.
+RACE_GRACE = 60.0
+
 
 # ------------------------------------------------------------------------------ graph helpers
 def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -1400,6 +1403,10 @@ class _Mip:
                     if verbose and time.perf_counter() - last > 5:
                         last = time.perf_counter()
                         print(f"race: best plan {primal:.6g}, best bound {dual:.6g}", flush=True)
+                    if time.time() > problem["deadline"] + RACE_GRACE:  # a worker that hangs
+                        for i, p in enumerate(procs):
+                            if i not in results and p.poll() is None:
+                                p.kill()
                     for i, p in enumerate(procs):
                         if i not in results and p.poll() is not None:
                             results[i] = _race_result(p, paths[i],
