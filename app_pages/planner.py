@@ -254,56 +254,94 @@ def _impact_panel(simr, before, after, base) -> None:
 
 
 # ------------------------------------------------------------------------------ optimiser
-def _run_optimiser(ds, level: str, time_limit: int, fixed=()):
-    from zoning.optimize import optimize
+class _OptimiserJob:
+    """One optimiser run in a thread, kept in the session.
 
-    box: dict = {}
+    The page is rerun while the solver works (the map sends its view back once drawn, the planner
+    clicks a tab); a job held by one run of the script would be lost with it, so the job lives in
+    ``st.session_state`` and every run finds it again.
+    """
 
-    def work():
+    def __init__(self, ds, level: str, time_limit: int, fixed) -> None:
+        self.level, self.time_limit = level, time_limit
+        self.result = self.error = None
+        self.start = time.monotonic()
+        self.thread = threading.Thread(target=self._work, args=(ds, fixed), daemon=True,
+                                       name=f"optimise-{level}")
+        self.thread.start()
+
+    def _work(self, ds, fixed) -> None:
+        from zoning.optimize import optimize
+
         try:
-            box["result"] = optimize(ds, level=level, time_limit=float(time_limit), fixed=fixed)
-        except Exception as exc:  # shown to the planner below, never a traceback
-            box["error"] = exc
+            self.result = optimize(ds, level=self.level, time_limit=float(self.time_limit),
+                                   fixed=fixed)
+        except Exception as exc:  # shown to the planner, never a traceback
+            self.error = exc
 
-    worker = threading.Thread(target=work, daemon=True)
-    start = time.monotonic()
-    worker.start()
-    bar = st.progress(0.0, text="正在建立模型…")
-    budget = time_limit + 30  # building the model and the zone outlines come on top
-    while worker.is_alive():
-        worker.join(0.5)
-        spent = time.monotonic() - start
-        bar.progress(min(spent / budget, 0.99),
-                     text=f"正在求解：已用 {spent:.0f} 秒（求解上限 {time_limit} 秒）")
-    bar.empty()
-    return box
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    @property
+    def spent(self) -> float:
+        return time.monotonic() - self.start
+
+
+@st.fragment(run_every=1.0)
+def _optimiser_progress(key: str) -> None:
+    """The running job's progress, redrawn each second; the whole page reruns once it ends."""
+    job = st.session_state.get(key)
+    if job is None or not job.running:
+        st.rerun()  # finished meanwhile: the page shows the result
+    budget = job.time_limit + 30  # building the model and the zone outlines come on top
+    st.progress(min(job.spent / budget, 0.99),
+                text=f"正在求解：已用 {job.spent:.0f} 秒（求解上限 {job.time_limit} 秒）")
+
+
+def _optimiser_outcome(ds, job: _OptimiserJob) -> None:
+    exc = job.error
+    if isinstance(exc, InfeasibleError):
+        short = "、".join(f"{ds.schools['name'].get(s, s)}（缺{n}个班）"
+                         for s, n in (exc.shortfall or {}).items())
+        st.error(f"现有学位无法容纳全部需求，需要增加班数：{short}")
+    elif isinstance(exc, ZoningError):
+        st.error(f"无法优化：{exc}")
+    elif exc is not None:
+        st.error(f"优化出错：{type(exc).__name__}: {exc}")
+
+
+def _start_optimiser(ds, level: str, fixed) -> None:
+    """Start a job (the button's callback).
+
+    A callback runs before the page does, so a rerun that the map asks for at the same moment
+    cannot swallow the click, as it can a click read inside the page.
+    """
+    st.session_state[f"opt-{level}"] = _OptimiserJob(ds, level, st.session_state["opt-limit"],
+                                                     fixed)
 
 
 def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
-    base = v["plans"][v["base"]]
-    limit = st.slider("求解时间上限（秒）", 10, 120, 60, step=10)
+    base, head = v["plans"][v["base"]], v["plans"][v["head"]]
+    key = f"opt-{level}"
+    job = st.session_state.get(key)
+    running = job is not None and job.running
+    st.slider("求解时间上限（秒）", 10, 120, 60, step=10, disabled=running, key="opt-limit")
     st.caption("在每所学校起始年级需求不超过学位（班数 × 45/50）、片区连片的前提下，"
                "调整的户数最少，其次上学距离最短。")
-    key = f"opt-{level}"
-    if st.button("开始优化", type="primary", key="opt-run"):
-        head = v["plans"][v["head"]]
-        fixed = base.assignment.index[base.assignment.isin(head.locked).to_numpy()]
-        box = _run_optimiser(ds, level, limit, fixed=fixed)
-        if "error" in box:
-            exc = box["error"]
-            if isinstance(exc, InfeasibleError):
-                short = "、".join(f"{ds.schools['name'].get(s, s)}（缺{n}个班）"
-                                 for s, n in (exc.shortfall or {}).items())
-                st.error(f"现有学位无法容纳全部需求，需要增加班数：{short}")
-            elif isinstance(exc, ZoningError):
-                st.error(f"无法优化：{exc}")
-            else:
-                st.error(f"优化出错：{type(exc).__name__}: {exc}")
-        else:
-            st.session_state[key] = box["result"]
-    res = st.session_state.get(key)
-    if res is None:
+    fixed = base.assignment.index[base.assignment.isin(head.locked).to_numpy()]
+    st.button("开始优化", type="primary", key="opt-run", disabled=running,
+              on_click=_start_optimiser, args=(ds, level, fixed))
+    if running:
+        st.caption("求解在后台进行，可以继续查看本页；完成后结果显示在这里。")
+        _optimiser_progress(key)
         return
+    if job is None:
+        return
+    if job.result is None:
+        _optimiser_outcome(ds, job)
+        return
+    res = job.result
     s = res.summary()
     st.success(f"优化完成（{s['status']}，MIP 间隙 {s['mip_gap']:.2%}，用时 {s['seconds']:.0f} 秒）："
                f"调整 {s['moved_households']:,} 户；超学位学校 {len(s['over_cap_before'])} → "
@@ -318,6 +356,7 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
                              author=st.session_state["planner_name"],
                              note=f"优化方案（{s['moved_households']}户）")
         _push(v, plan)
+        del st.session_state[key]  # adopted: the version list holds it now
         st.rerun()
 
 
@@ -442,11 +481,17 @@ with st.container():
 with left:
     fmap = _map(simr, head, level, ds, moved=moved)
     view = st.session_state.get(f"view-{level}")
+    # A new version's map opens where the planner was looking. It is told that view once, when
+    # it is made: a centre handed back on every run moves the map by a fraction of a pixel, the
+    # map sends its new bounds, and the page reruns for ever (a button clicked meanwhile is lost).
+    map_key = f"planmap-{level}-{head.plan_id}"
+    if st.session_state.get(f"map-opened-{level}", (None,))[0] != map_key:
+        st.session_state[f"map-opened-{level}"] = (map_key, view or {})
+    opened = st.session_state[f"map-opened-{level}"][1]
     out = st_folium(fmap, height=600, use_container_width=True,
                     returned_objects=["last_active_drawing", "zoom", "bounds"],
                     feature_group_to_add=_parcel_group(ds, head, view, moved=moved),
-                    key=f"planmap-{level}-{head.plan_id}",
-                    center=(view or {}).get("center"), zoom=(view or {}).get("zoom"))
+                    key=map_key, center=opened.get("center"), zoom=opened.get("zoom"))
     out = out or {}
     if out.get("bounds") and out.get("zoom"):
         b = out["bounds"]

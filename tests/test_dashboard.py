@@ -550,6 +550,89 @@ def _browser_sign_in(page, role: str) -> None:
     page.wait_for_selector("text=已登录", timeout=60_000)
 
 
+def _browser_tour(browser, server: str, shots: Path, small_demo) -> None:
+    address = small_demo.addresses["address"].iloc[137]
+    expected = lookup(small_demo, address=address)
+    pid, _, to_zone, _ = _movable_parcel(small_demo)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # 入学查询
+    page.goto(server)
+    page.get_by_label("住址或不动产单元号").fill(address)
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_selector("text=对口小学", timeout=90_000)
+    for ans in expected.levels.values():
+        for school in ans.schools:
+            assert page.get_by_text(school.name, exact=False).count() > 0
+    _map_drawn(_frame(page))
+    page.screenshot(path=str(shots / "1_lookup.png"), full_page=True)
+    # no staff page without signing in
+    assert page.get_by_role("link", name="片区调整").count() == 0
+
+    # 片区调整: sign in as the planner in the sidebar; the page appears in the navigation
+    _browser_sign_in(page, "planner")
+    page.get_by_role("link", name="片区调整").click()
+    frame = _frame(page)
+    _map_drawn(frame)
+    frame.locator(".leaflet-draw-draw-polygon").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="按宗地号").click()
+    page.get_by_label("宗地代码（每行一个，或用逗号、空格分隔）").fill(pid)
+    page.get_by_label("宗地代码（每行一个，或用逗号、空格分隔）").press("Control+Enter")
+    combo = page.get_by_label("移入片区").nth(1)
+    combo.click()
+    page.keyboard.type(to_zone)  # the list is long: type to filter it
+    page.get_by_role("option", name=f"（{to_zone}）", exact=False).first.click()
+    page.get_by_role("button", name="移入", exact=True).click()
+    page.wait_for_selector("text=本次调整的影响", timeout=90_000)
+    page.wait_for_selector("text=调整户数", timeout=30_000)
+    page.wait_for_selector("text=不再连片的片区", timeout=30_000)
+    page.screenshot(path=str(shots / "2_planner.png"), full_page=True)
+    # the optimiser: the map sends its view back while it solves; the result still comes
+    page.get_by_role("tab", name="优化").click()
+    page.get_by_role("button", name="开始优化").click()
+    page.wait_for_selector("text=优化完成", timeout=120_000)
+    page.get_by_role("button", name="采用为新版本").wait_for(timeout=10_000)
+    page.screenshot(path=str(shots / "7_optimiser.png"), full_page=True)
+
+    # 学位预警 (same session: a new page load would be a new, signed-out session)
+    page.get_by_role("link", name="学位预警").click()
+    page.wait_for_selector("text=红色预警", timeout=90_000)
+    assert page.get_by_text("预警列表").count() > 0
+    page.get_by_role("tab", name="预警地图").click()
+    _map_drawn(_frame(page))
+    page.screenshot(path=str(shots / "3_warnings.png"), full_page=True)
+
+    # 招生录取: the planner does not see it; the officer signs in and does
+    assert page.get_by_role("link", name="招生录取").count() == 0
+    page.get_by_role("button", name="退出登录").click()
+    page.wait_for_selector("text=已退出登录", timeout=60_000)
+    _browser_sign_in(page, "officer")
+    page.get_by_role("link", name="招生录取").click()
+    page.wait_for_selector("text=招生日程", timeout=90_000)
+    page.wait_for_selector("text=信息采集", timeout=30_000)
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)  # the table's canvas paints after it is attached
+    page.screenshot(path=str(shots / "5_enrolment.png"), full_page=True)
+
+    # the parents' page on a phone-width screen
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.goto(server)
+    phone.get_by_label("住址或不动产单元号").fill("500112003002GB00006F0001000X")
+    phone.get_by_role("button", name="查询").click()
+    phone.wait_for_selector("text=第28位", timeout=90_000)
+    phone.screenshot(path=str(shots / "4_lookup_phone.png"), full_page=True)
+
+    # a reload or a bookmark of a staff page: a new session, signed out; the page asks to
+    # sign in (not Streamlit's "Page not found"), and signing in there opens it
+    again = browser.new_page(viewport={"width": 1400, "height": 1000})
+    again.goto(server + "/planner")
+    again.wait_for_selector("text=此页面仅供工作人员使用", timeout=90_000)
+    assert again.get_by_text("Page not found").count() == 0
+    again.screenshot(path=str(shots / "6_planner_reloaded.png"), full_page=True)
+    _browser_sign_in(again, "planner")
+    _map_drawn(_frame(again))
+    assert again.url.rstrip("/").endswith("/planner")
+
+
 @pytest.mark.slow
 def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, chromium):
     """Drive the dashboard in headless Chromium: a lookup, an edit, and a screenshot per page."""
@@ -557,85 +640,20 @@ def test_real_browser_lookup_edit_and_every_page(server, small_demo, tmp_path, c
 
     shots = Path(os.environ.get("ZONING_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    address = small_demo.addresses["address"].iloc[137]
-    expected = lookup(small_demo, address=address)
-    pid, _, to_zone, _ = _movable_parcel(small_demo)
     with sync_playwright() as p:
         browser = chromium(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        # 入学查询
-        page.goto(server)
-        page.get_by_label("住址或不动产单元号").fill(address)
-        page.get_by_role("button", name="查询").click()
-        page.wait_for_selector("text=对口小学", timeout=90_000)
-        for ans in expected.levels.values():
-            for school in ans.schools:
-                assert page.get_by_text(school.name, exact=False).count() > 0
-        _map_drawn(_frame(page))
-        page.screenshot(path=str(shots / "1_lookup.png"), full_page=True)
-        # no staff page without signing in
-        assert page.get_by_role("link", name="片区调整").count() == 0
-
-        # 片区调整: sign in as the planner in the sidebar; the page appears in the navigation
-        _browser_sign_in(page, "planner")
-        page.get_by_role("link", name="片区调整").click()
-        frame = _frame(page)
-        _map_drawn(frame)
-        frame.locator(".leaflet-draw-draw-polygon").wait_for(timeout=30_000)
-        page.get_by_role("tab", name="按宗地号").click()
-        page.get_by_label("宗地代码（每行一个，或用逗号、空格分隔）").fill(pid)
-        page.get_by_label("宗地代码（每行一个，或用逗号、空格分隔）").press("Control+Enter")
-        combo = page.get_by_label("移入片区").nth(1)
-        combo.click()
-        page.keyboard.type(to_zone)  # the list is long: type to filter it
-        page.get_by_role("option", name=f"（{to_zone}）", exact=False).first.click()
-        page.get_by_role("button", name="移入", exact=True).click()
-        page.wait_for_selector("text=本次调整的影响", timeout=90_000)
-        page.wait_for_selector("text=调整户数", timeout=30_000)
-        page.wait_for_selector("text=不再连片的片区", timeout=30_000)
-        page.screenshot(path=str(shots / "2_planner.png"), full_page=True)
-
-        # 学位预警 (same session: a new page load would be a new, signed-out session)
-        page.get_by_role("link", name="学位预警").click()
-        page.wait_for_selector("text=红色预警", timeout=90_000)
-        assert page.get_by_text("预警列表").count() > 0
-        page.get_by_role("tab", name="预警地图").click()
-        _map_drawn(_frame(page))
-        page.screenshot(path=str(shots / "3_warnings.png"), full_page=True)
-
-        # 招生录取: the planner does not see it; the officer signs in and does
-        assert page.get_by_role("link", name="招生录取").count() == 0
-        page.get_by_role("button", name="退出登录").click()
-        page.wait_for_selector("text=已退出登录", timeout=60_000)
-        _browser_sign_in(page, "officer")
-        page.get_by_role("link", name="招生录取").click()
-        page.wait_for_selector("text=招生日程", timeout=90_000)
-        page.wait_for_selector("text=信息采集", timeout=30_000)
-        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
-        page.wait_for_timeout(1500)  # the table's canvas paints after it is attached
-        page.screenshot(path=str(shots / "5_enrolment.png"), full_page=True)
-
-        # the parents' page on a phone-width screen
-        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-        phone.goto(server)
-        phone.get_by_label("住址或不动产单元号").fill("500112003002GB00006F0001000X")
-        phone.get_by_role("button", name="查询").click()
-        phone.wait_for_selector("text=第28位", timeout=90_000)
-        phone.screenshot(path=str(shots / "4_lookup_phone.png"), full_page=True)
-
-        # a reload or a bookmark of a staff page: a new session, signed out; the page asks to
-        # sign in (not Streamlit's "Page not found"), and signing in there opens it
-        again = browser.new_page(viewport={"width": 1400, "height": 1000})
-        again.goto(server + "/planner")
-        again.wait_for_selector("text=此页面仅供工作人员使用", timeout=90_000)
-        assert again.get_by_text("Page not found").count() == 0
-        again.screenshot(path=str(shots / "6_planner_reloaded.png"), full_page=True)
-        _browser_sign_in(again, "planner")
-        _map_drawn(_frame(again))
-        assert again.url.rstrip("/").endswith("/planner")
-        browser.close()
+        try:
+            _browser_tour(browser, server, shots, small_demo)
+        except Exception as exc:  # what each page showed, in the CI log and as screenshots
+            pages = [pg for context in browser.contexts for pg in context.pages]
+            for i, pg in enumerate(pages):
+                pg.screenshot(path=str(shots / f"failed_{i}.png"), full_page=True)
+                exc.add_note(f"page {i} ({pg.url}) shows:\n{pg.inner_text('body')[:3000]}")
+            raise
+        finally:
+            browser.close()
     for name in ("1_lookup", "2_planner", "3_warnings", "4_lookup_phone", "5_enrolment",
-                 "6_planner_reloaded"):
+                 "6_planner_reloaded", "7_optimiser"):
         assert (shots / f"{name}.png").stat().st_size > 20_000
 
 
@@ -691,3 +709,33 @@ def test_planner_year_by_year_transition(data, small_demo):
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if "年份" in d.value.columns)
     assert table["年份"].nunique() == 7 and len(table) >= 7
+
+
+def test_planner_optimiser_runs_in_the_background_then_adopts(data, small_demo):
+    """The solve outlives reruns of the page (the map sends its view back meanwhile), its result
+    shows once it ends, and adopting it makes a version whose moves are the optimiser's."""
+    from zoning.optimize import optimize
+
+    at = _app("app_pages/planner.py", role="planner")
+    at.slider(key="opt-limit").set_value(10).run()
+    at.button(key="opt-run").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["opt-primary"]
+    assert at.button(key="opt-run").disabled  # one run at a time
+    while job.running:  # reruns meanwhile (a map move, a tab) find the same job
+        time.sleep(0.5)
+        at.run()
+        assert at.session_state["opt-primary"] is job
+    at.run()
+    assert not at.exception, at.exception
+    done = [x.value for x in at.success if "优化完成" in x.value]
+    assert done, _texts(at)
+    res = job.result
+    assert f"调整 {res.moved_households:,} 户" in done[0]
+    expected = optimize(small_demo, level="primary", time_limit=10)
+    assert res.over_cap == expected.over_cap == []
+    at.button(key="opt-adopt").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["调整户数"] == f"{res.moved_households:,}"
+    assert "opt-primary" not in at.session_state
