@@ -11,6 +11,7 @@ log records the signed-in user.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tempfile
 import threading
 import time
@@ -262,9 +263,13 @@ class _OptimiserJob:
     ``st.session_state`` and every run finds it again.
     """
 
-    def __init__(self, ds, level: str, time_limit: int, fixed) -> None:
+    def __init__(self, ds, level: str, time_limit: int, fixed, *, tradeoff: bool) -> None:
+        from zoning.optimize import DEFAULT_WEIGHTS
+
         self.level, self.time_limit = level, time_limit
+        self.weights = DEFAULT_WEIGHTS if tradeoff else DEFAULT_WEIGHTS[:1]
         self.result = self.error = None
+        self.progress: tuple | None = None  # (plan, plans, best objective, best bound)
         self.start = time.monotonic()
         self.thread = threading.Thread(target=self._work, args=(ds, fixed), daemon=True,
                                        name=f"optimise-{level}")
@@ -275,9 +280,13 @@ class _OptimiserJob:
 
         try:
             self.result = optimize(ds, level=self.level, time_limit=float(self.time_limit),
-                                   fixed=fixed)
+                                   fixed=fixed, distance_weights=self.weights,
+                                   progress=self._report)
         except Exception as exc:  # shown to the planner, never a traceback
             self.error = exc
+
+    def _report(self, plan: int, plans: int, best: float, bound: float) -> None:
+        self.progress = (plan, plans, best, bound)  # one assignment: safe across threads
 
     @property
     def running(self) -> bool:
@@ -294,9 +303,17 @@ def _optimiser_progress(key: str) -> None:
     job = st.session_state.get(key)
     if job is None or not job.running:
         st.rerun()  # finished meanwhile: the page shows the result
-    budget = job.time_limit + 30  # building the model and the zone outlines come on top
-    st.progress(min(job.spent / budget, 0.99),
-                text=f"正在求解：已用 {job.spent:.0f} 秒（求解上限 {job.time_limit} 秒）")
+    plans = len(job.weights)  # each plan of the trade-off gets the time limit
+    budget = plans * job.time_limit + 20  # building the model comes on top
+    text = f"正在求解：已用 {job.spent:.0f} 秒（共 {plans} 个方案，每个方案上限 {job.time_limit} 秒）"
+    if job.progress is not None:
+        plan, plans, best, bound = job.progress
+        text += f"；第 {plan + 1}/{plans} 个方案"
+        if math.isfinite(best):
+            gap = (best - bound) / max(abs(best), 1.0) if math.isfinite(bound) else math.inf
+            text += (f"：目前最好方案目标值 {best:,.0f}，下界 {bound:,.0f}（间隙 {gap:.1%}）"
+                     if math.isfinite(gap) else f"：目前最好方案目标值 {best:,.0f}")
+    st.progress(min(job.spent / budget, 0.99), text=text)
 
 
 def _optimiser_outcome(ds, job: _OptimiserJob) -> None:
@@ -317,8 +334,9 @@ def _start_optimiser(ds, level: str, fixed) -> None:
     A callback runs before the page does, so a rerun that the map asks for at the same moment
     cannot swallow the click, as it can a click read inside the page.
     """
-    st.session_state[f"opt-{level}"] = _OptimiserJob(ds, level, st.session_state["opt-limit"],
-                                                     fixed)
+    st.session_state[f"opt-{level}"] = _OptimiserJob(
+        ds, level, st.session_state["opt-limit"], fixed,
+        tradeoff=st.session_state.get("opt-tradeoff", False))
 
 
 def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
@@ -326,7 +344,10 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
     key = f"opt-{level}"
     job = st.session_state.get(key)
     running = job is not None and job.running
-    st.slider("求解时间上限（秒）", 10, 120, 60, step=10, disabled=running, key="opt-limit")
+    st.slider("每个方案的求解时间上限（秒）", 10, 120, 60, step=10, disabled=running,
+              key="opt-limit")
+    st.checkbox("同时给出更看重就近入学的权衡方案（共 3 个方案，用时约 3 倍）", key="opt-tradeoff",
+                disabled=running)
     st.caption("在每所学校起始年级需求不超过学位（班数 × 45/50）、片区连片的前提下，"
                "调整的户数最少，其次上学距离最短。")
     fixed = base.assignment.index[base.assignment.isin(head.locked).to_numpy()]
@@ -341,20 +362,40 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
     if job.result is None:
         _optimiser_outcome(ds, job)
         return
-    res = job.result
-    s = res.summary()
+    first = job.result
+    s = first.summary()
     st.success(f"优化完成（{s['status']}，MIP 间隙 {s['mip_gap']:.2%}，用时 {s['seconds']:.0f} 秒）："
                f"调整 {s['moved_households']:,} 户；超学位学校 {len(s['over_cap_before'])} → "
                f"{len(s['over_cap_after'])} 所；最高比例 {s['worst_ratio']:.0%}。")
+    plans = first.plans or (first,)
+    if len(plans) == 1:
+        _adopt_button(ds, level, v, key, first)
+        return
+    pupils = max(float(first.zones["demand_after"].sum()), 1e-9)
+    st.caption("调整户数与上学距离的权衡：距离权重（户/生·公里）越大，越看重就近入学；"
+               "距离为新生到片区学校的平均直线距离。")
+    st.dataframe(pd.DataFrame({
+        "方案": [f"方案{i + 1}" for i in range(len(plans))],
+        "权重": [p.distance_weight for p in plans],
+        "调整户数": [p.moved_households for p in plans],
+        "距离（米）": [round(p.distance / pupils * 1000) for p in plans],
+        "最高比例": [f"{p.worst_ratio:.0%}" for p in plans],
+        "间隙": [f"{p.mip_gap:.1%}" for p in plans]}), hide_index=True, width="stretch")
+    pick = st.radio("采用哪个方案", range(len(plans)), horizontal=True, key="opt-pick",
+                    format_func=lambda i: f"方案{i + 1}（{plans[i].moved_households:,} 户）")
+    _adopt_button(ds, level, v, key, plans[pick])
+
+
+def _adopt_button(ds, level: str, v: dict, key: str, res) -> None:
     if st.button("采用为新版本", key="opt-adopt"):
         from zoning.optimize import plan_zones
 
         with st.spinner("正在生成片区边界…"):
             zones = plan_zones(ds.zones, ds.parcels, res.assignment, level=level,
-                               current=base.assignment)
+                               current=v["plans"][v["base"]].assignment)
             plan = sim.adopt(v["plans"][v["head"]], res.assignment, zones,
                              author=st.session_state["planner_name"],
-                             note=f"优化方案（{s['moved_households']}户）")
+                             note=f"优化方案（{res.moved_households}户）")
         _push(v, plan)
         del st.session_state[key]  # adopted: the version list holds it now
         st.rerun()

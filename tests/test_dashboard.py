@@ -718,6 +718,7 @@ def test_planner_optimiser_runs_in_the_background_then_adopts(data, small_demo):
 
     at = _app("app_pages/planner.py", role="planner")
     at.slider(key="opt-limit").set_value(10).run()
+    at.checkbox(key="opt-tradeoff").check().run()
     at.button(key="opt-run").click().run()
     assert not at.exception, at.exception
     job = at.session_state["opt-primary"]
@@ -734,8 +735,13 @@ def test_planner_optimiser_runs_in_the_background_then_adopts(data, small_demo):
     assert f"调整 {res.moved_households:,} 户" in done[0]
     expected = optimize(small_demo, level="primary", time_limit=10)
     assert res.over_cap == expected.over_cap == []
+    assert len(res.plans) == 3 and job.progress is not None and job.progress[1] == 3
+    # the trade-off: one row per plan; the planner adopts the one that weighs distance most
+    table = next(d.value for d in at.dataframe if "调整户数" in d.value.columns)
+    assert table["调整户数"].tolist() == [p.moved_households for p in res.plans]
+    at.radio(key="opt-pick").set_value(len(res.plans) - 1).run()
     at.button(key="opt-adopt").click().run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["调整户数"] == f"{res.moved_households:,}"
+    assert metrics["调整户数"] == f"{res.plans[-1].moved_households:,}"
     assert "opt-primary" not in at.session_state

@@ -388,3 +388,45 @@ def test_full_demo_plan_fits_every_school_and_keeps_zones_whole(full_demo_path):
     assert impact.households_moved == res.moved_households
     assert not impact.zones["non_contiguous"].any()
     assert impact.over_cap["crossed"] == []
+
+
+@pytest.mark.parametrize("race", [False, True], ids=["in-process", "race"])
+def test_progress_reports_valid_bounds_for_each_plan(monkeypatch, small_demo, race):
+    """The callback a dashboard shows: per plan, the best objective falls, the bound rises, and
+    the plan returned lies between the last bound and the last objective reported."""
+    import zoning.optimize as opt
+
+    if race:
+        monkeypatch.setattr(opt, "RACE_MIN_COLUMNS", 1)
+    calls = []
+
+    def progress(plan, plans, best, bound):
+        calls.append((plan, plans, best, bound))
+
+    weights = (0.001, 5.0)
+    res = optimize(small_demo, level="primary", time_limit=20, distance_weights=weights,
+                   threads=2 if race else 1, progress=progress)
+    assert calls, "no progress was reported"
+    assert {c[1] for c in calls} == {len(weights)}
+    assert {c[0] for c in calls} <= set(range(len(weights))) and calls[0][0] == 0
+    for i, plan in enumerate(res.plans):
+        mine = [(best, bound) for p, _, best, bound in calls if p == i]
+        if not mine:  # solved before the first report
+            continue
+        best, bound = np.array(mine).T
+        tol_best, tol_bound = 1e-9 * np.abs(best[:-1]), 1e-9 * np.abs(bound[:-1])
+        assert (best[1:] <= best[:-1] + tol_best).all()
+        assert (bound[1:] >= bound[:-1] - tol_bound).all()
+        finite = np.isfinite(best)
+        assert (best[finite] >= bound[finite] - 1e-6 * np.abs(best[finite])).all()
+        assert bound[-1] <= plan.objective + 1e-6 * abs(plan.objective)
+        if finite[-1]:
+            assert plan.objective <= best[-1] + 1e-6 * abs(best[-1])
+
+
+def test_solves_with_different_thread_counts_in_one_thread():
+    """HiGHS keeps one scheduler per calling thread and refused a one-thread solve after a
+    two-thread one ('Not Set', no plan): a dashboard or a script may ask for either."""
+    for threads in (2, 1, 2, 3):
+        res = model().solve(time_limit=20, distance_weights=(0.001,), threads=threads, race=False)
+        assert res.status == "optimal" and res.moved_households == 2, threads

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -721,12 +722,26 @@ def optimize(
         if not sid.strip() or not num.strip().isdigit():
             _fail(ZoningError(f"--add-classes {item!r}: write SCHOOL=CLASSES, e.g. S012=2"))
         extra[sid.strip()] = extra.get(sid.strip(), 0) + int(num)
+    from tqdm.auto import tqdm
+
     weights = opt.DEFAULT_WEIGHTS if tradeoff else opt.DEFAULT_WEIGHTS[:1]
+    bar = tqdm(total=round(len(weights) * time_limit), unit="秒", desc="求解",
+               disable=not sys.stderr.isatty())
+    t0 = time.monotonic()
+
+    def progress(plan, plans, best, bound):
+        bar.n = min(round(time.monotonic() - t0), bar.total)
+        num = [f"{x:,.0f}" if math.isfinite(x) else "—" for x in (best, bound)]
+        bar.set_postfix_str(f"方案 {plan + 1}/{plans} 目标 {num[0]} 下界 {num[1]}")
+
     try:
         ds = open_store(data).load()
-        res = opt.optimize(ds, level=level, year=year, time_limit=time_limit, n_blocks=blocks,
-                           add_classes=extra, mip_rel_gap=gap, distance_weights=weights,
-                           contiguity=contiguity, threads=threads)
+        with bar:
+            res = opt.optimize(ds, level=level, year=year, time_limit=time_limit,
+                               n_blocks=blocks, add_classes=extra, mip_rel_gap=gap,
+                               distance_weights=weights, contiguity=contiguity,
+                               threads=threads, progress=progress)
+            bar.n = bar.total  # done (early when every plan proved its gap)
     except ZoningError as exc:
         _fail(exc)
     s = res.schools

@@ -66,12 +66,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import math
 import os
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -114,6 +116,12 @@ RACE_MIN_COLUMNS = 1500
 
 #: Seconds past its time limit after which a racing worker that has not stopped is killed.
 RACE_GRACE = 60.0
+
+#: Seconds between two calls of the ``progress`` callback of an in-process solve.
+REPORT_EVERY = 0.5
+
+#: ``progress(plan, plans, best_objective, best_bound)`` (:meth:`RebalanceModel.solve`).
+Progress = Callable[[int, int, float, float], None]
 
 
 # ------------------------------------------------------------------------------ graph helpers
@@ -789,7 +797,7 @@ class RebalanceModel:
     def solve(self, *, time_limit: float = 60.0, mip_rel_gap: float = 0.01,
               distance_weights: Iterable[float] = DEFAULT_WEIGHTS, threads: int = 2,
               contiguity: str = "order", seed: int = 0, race: bool = True,
-              verbose: bool = False) -> OptimizeResult:
+              verbose: bool = False, progress: Progress | None = None) -> OptimizeResult:
         """Solve the MIP for each distance weight; the first plan is the result.
 
         Parameters
@@ -817,6 +825,11 @@ class RebalanceModel:
             False: one solve on ``threads`` threads.
         verbose : bool
             Show the HiGHS log.
+        progress : callable, optional
+            Called about twice a second while HiGHS works, from another thread, as
+            ``progress(plan, plans, best_objective, best_bound)``: the plan (0-based) of
+            ``plans`` being solved, the objective of its best plan so far (``inf`` before the
+            first) and the best bound proven on it.
 
         Returns
         -------
@@ -841,9 +854,11 @@ class RebalanceModel:
         n_race = int(threads) if race else 1
         t_start = time.perf_counter()
         model = self._widened(threads)
-        return model._solve(weights, opts, float(time_limit), contiguity, t_start, n_race)
+        return model._solve(weights, opts, float(time_limit), contiguity, t_start, n_race,
+                            progress)
 
-    def _solve(self, weights, opts, limit, contiguity, t_start, race) -> OptimizeResult:
+    def _solve(self, weights, opts, limit, contiguity, t_start, race,
+               progress=None) -> OptimizeResult:
         base = self.greedy(distance_weight=weights[0])
         start = self.blocks_of(base.block_zone) if base.status == "greedy" else None
         if contiguity == "flow":
@@ -853,14 +868,15 @@ class RebalanceModel:
                 start = self.zone_ids.get_indexer(pre.block_zone(run.col))
         plans: list[OptimizeResult] = []
         mip, t0 = _Mip(self, contiguity=contiguity), t_start
-        for w in weights:
+        for i, w in enumerate(weights):
+            report = None if progress is None else functools.partial(progress, i, len(weights))
             left = max(limit - (time.perf_counter() - t0), 1.0)
-            run = mip.run(opts, w, start, left, race=race)
+            run = mip.run(opts, w, start, left, race=race, report=report)
             if run.infeasible and mip.contiguity == "order":
                 # the order model is a restriction: only the exact model may say no plan exists
                 mip = _Mip(self, contiguity="flow")
                 left = max(limit - (time.perf_counter() - t0), 1.0)
-                run = mip.run(opts, w, start, left, race=race)
+                run = mip.run(opts, w, start, left, race=race, report=report)
             if run.infeasible:
                 self._raise_short(time_limit=limit, threads=opts["threads"])
             if not run.has_plan:
@@ -1116,6 +1132,23 @@ def _highs(options: dict):
     return h
 
 
+#: The HiGHS thread count each Python thread's scheduler was made for (:func:`_run_highs`).
+_SCHEDULER = threading.local()
+
+
+def _run_highs(h, threads: int):
+    """``h.run()``, after resetting this thread's HiGHS scheduler if it has another thread count.
+
+    HiGHS makes one task scheduler per calling thread, on its first solve, and refuses any later
+    solve with another ``threads`` option (status "Not Set"): a solve on one thread after one on
+    two, in the same process, would find no plan.
+    """
+    if getattr(_SCHEDULER, "threads", threads) != threads:
+        h.resetThreadScheduler(False)
+    _SCHEDULER.threads = threads
+    return h.run()
+
+
 @contextlib.contextmanager
 def _quiet_c_stdout():
     """Send file descriptor 1 to the null device for the duration (C-level prints too)."""
@@ -1307,17 +1340,18 @@ class _Mip:
         return cost
 
     def run(self, options: dict, weight: float, start_pos, time_limit: float, *,
-            race: int = 1) -> _Run:
+            race: int = 1, report: Callable[[float, float], None] | None = None) -> _Run:
         """Load (once), set the objective and start, solve; what HiGHS found.
 
         ``race`` > 1 (and a model of at least ``RACE_MIN_COLUMNS`` columns): that many
         single-thread solves with different random seeds in their own processes instead of one
-        solve on ``threads`` threads (:meth:`race`).
+        solve on ``threads`` threads (:meth:`race`). ``report(best_objective, best_bound)`` is
+        called about twice a second meanwhile.
         """
         import highspy
 
         if race > 1 and self.K >= RACE_MIN_COLUMNS:
-            return self.race(options, weight, start_pos, time_limit, race)
+            return self.race(options, weight, start_pos, time_limit, race, report=report)
         if not hasattr(self, "h"):
             self.h = _highs(options)
             self.load(self.h)
@@ -1327,7 +1361,22 @@ class _Mip:
         start = self.start(start_pos) if start_pos is not None else None
         if start is not None:
             h.setSolution(len(start), np.arange(len(start), dtype=np.int32), start)
-        h.run()
+        threads = int(options.get("threads", 0))
+        if report is None:
+            _run_highs(h, threads)
+        else:
+            last = [0.0]
+
+            def tick(e):
+                if time.monotonic() - last[0] >= REPORT_EVERY:
+                    last[0] = time.monotonic()
+                    report(float(e.data_out.mip_primal_bound), float(e.data_out.mip_dual_bound))
+
+            h.cbMipInterrupt += tick
+            try:
+                _run_highs(h, threads)
+            finally:
+                h.cbMipInterrupt -= tick
         status, info = h.getModelStatus(), h.getInfo()
         name = h.modelStatusToString(status)
         if status == highspy.HighsModelStatus.kInfeasible:
@@ -1339,7 +1388,7 @@ class _Mip:
                     gap, optimal=status == highspy.HighsModelStatus.kOptimal)
 
     def race(self, options: dict, weight: float, start_pos, time_limit: float,
-             n: int) -> _Run:
+             n: int, *, report: Callable[[float, float], None] | None = None) -> _Run:
         """``n`` single-thread HiGHS solves with random seeds ``seed … seed + n - 1``, racing.
 
         A branch-and-bound search on a MIP like this one is a matter of luck as much as of
@@ -1355,7 +1404,6 @@ class _Mip:
         import queue
         import subprocess
         import tempfile
-        import threading
 
         start = self.start(start_pos) if start_pos is not None else None
         problem = {**self.matrix(), "cost": self.costs(weight),
@@ -1397,6 +1445,8 @@ class _Mip:
                         if len(words) == 3 and words[0] == "bound":
                             dual = max(dual, float(words[1]))
                             primal = min(primal, float(words[2]))
+                            if report is not None:
+                                report(primal, dual)
                     if not stopped and (primal - dual) / max(abs(primal), 1.0) <= rel_gap:
                         tell(procs, "stop")
                         stopped = True
@@ -1678,7 +1728,8 @@ def optimize(dataset, *, level: str = "primary", year: int | None = None,
              add_classes: Mapping[str, int] | None = None, fixed: Iterable = (),
              distance_weights: Iterable[float] = DEFAULT_WEIGHTS, reach: int = 2,
              threads: int = 2, seed: int = 0, contiguity: str = "order",
-             settings: CapacitySettings | None = None) -> OptimizeResult:
+             settings: CapacitySettings | None = None,
+             progress: Progress | None = None) -> OptimizeResult:
     """Rebalance one level's zones of a dataset (build :class:`RebalanceModel`, then solve).
 
     Parameters
@@ -1687,7 +1738,7 @@ def optimize(dataset, *, level: str = "primary", year: int | None = None,
     level : {"primary", "junior"}
     year : int, optional
         Intake year of the forecast demand (default: the year after the last enrolment year).
-    time_limit, mip_rel_gap, distance_weights, threads, contiguity
+    time_limit, mip_rel_gap, distance_weights, threads, contiguity, progress
         As :meth:`RebalanceModel.solve`.
     n_blocks, add_classes, fixed, reach, settings, seed
         As :meth:`RebalanceModel.from_frames`.
@@ -1715,4 +1766,4 @@ def optimize(dataset, *, level: str = "primary", year: int | None = None,
                                         settings=settings, seed=seed)
     return model.solve(time_limit=time_limit, mip_rel_gap=mip_rel_gap,
                        distance_weights=distance_weights, threads=threads, seed=seed,
-                       contiguity=contiguity)
+                       contiguity=contiguity, progress=progress)
