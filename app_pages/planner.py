@@ -130,6 +130,23 @@ def _step(level: str, way: str) -> None:
     st.session_state["last_edit"] = None
 
 
+def _save(level: str, actor: str) -> None:
+    """Keep the version shown in the store.
+
+    The button's callback: a rerun asked for by the map at the same moment cannot swallow it.
+    """
+    v = _versions(level)
+    head = v["plans"][v["head"]]
+    kept = dataclasses.replace(head, note=st.session_state.get("plan-name") or head.note)
+    try:
+        sim.save_plan(store(), kept, actor=actor)
+    except ZoningError as exc:
+        st.session_state[f"saved-{level}"] = ("error", f"保存失败：{message_zh(exc)}")
+    else:
+        v["plans"][kept.plan_id] = kept
+        st.session_state[f"saved-{level}"] = ("ok", f"已保存版本 {kept.plan_id}（草稿），记入审计日志。")
+
+
 def _load_stored(level: str) -> None:
     """Button callback: continue editing from a stored version.
 
@@ -591,21 +608,16 @@ with right:
                  on_click=_step, args=(level, "undo"))
         r.button("↷ 重做", disabled=not v["redo"], key="redo", on_click=_step,
                  args=(level, "redo"))
-        name = st.text_input("版本名称", value=head.note if head.plan_id != v["base"] else "",
-                             key="plan-name")
+        st.text_input("版本名称", value=head.note if head.plan_id != v["base"] else "",
+                      key="plan-name")
         may_save = can(user, "plan.edit")
         if not may_save:
             st.caption("保存方案草稿由规划人员办理；审批人员可在此试调、比较，在“审批”中评估、批准和发布。")
-        if st.button("保存此版本", disabled=head.plan_id == v["base"] or not may_save,
-                     key="plan-save"):
-            kept = dataclasses.replace(head, note=name or head.note)
-            try:
-                sim.save_plan(store(), kept, actor=user.username)
-            except ZoningError as exc:
-                st.error(f"保存失败：{message_zh(exc)}")
-            else:
-                v["plans"][kept.plan_id] = kept
-                st.success(f"已保存版本 {kept.plan_id}（草稿），记入审计日志。")
+        st.button("保存此版本", disabled=head.plan_id == v["base"] or not may_save,
+                  key="plan-save", on_click=_save, args=(level, user.username))
+        said = st.session_state.pop(f"saved-{level}", None)
+        if said is not None:
+            (st.success if said[0] == "ok" else st.error)(said[1])
         try:
             stored = sim.list_plans(store())
         except ZoningError:
