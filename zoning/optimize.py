@@ -826,7 +826,7 @@ class RebalanceModel:
         verbose : bool
             Show the HiGHS log.
         progress : callable, optional
-            Called about twice a second while HiGHS works, from another thread, as
+            Called about twice a second while HiGHS works (maybe from another thread) as
             ``progress(plan, plans, best_objective, best_bound)``: the plan (0-based) of
             ``plans`` being solved, the objective of its best plan so far (``inf`` before the
             first) and the best bound proven on it.
