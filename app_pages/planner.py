@@ -322,14 +322,18 @@ def _optimiser_progress(key: str) -> None:
         st.rerun()  # finished meanwhile: the page shows the result
     plans = len(job.weights)  # each plan of the trade-off gets the time limit
     budget = plans * job.time_limit + 20  # building the model comes on top
-    text = f"正在求解：已用 {job.spent:.0f} 秒（共 {plans} 个方案，每个方案上限 {job.time_limit} 秒）"
+    parts = [f"正在求解：已用 {job.spent:.0f} 秒（求解上限 {job.time_limit} 秒）" if plans == 1 else
+             f"正在求解：已用 {job.spent:.0f} 秒（共 {plans} 个方案，每个方案上限 {job.time_limit} 秒）"]
     if job.progress is not None:
         plan, plans, best, bound = job.progress
-        text += f"；第 {plan + 1}/{plans} 个方案"
+        if plans > 1:
+            parts.append(f"第 {plan + 1}/{plans} 个方案")
         if math.isfinite(best):
-            gap = (best - bound) / max(abs(best), 1.0) if math.isfinite(bound) else math.inf
-            text += (f"：目前最好方案目标值 {best:,.0f}，下界 {bound:,.0f}（间隙 {gap:.1%}）"
-                     if math.isfinite(gap) else f"：目前最好方案目标值 {best:,.0f}")
+            parts.append(f"目前最好方案目标值 {best:,.0f}")
+        if math.isfinite(best) and math.isfinite(bound):
+            gap = (best - bound) / max(abs(best), 1.0)
+            parts.append(f"下界 {bound:,.0f}（间隙 {gap:.1%}）")
+    text = "；".join(parts)
     st.progress(min(job.spent / budget, 0.99), text=text)
 
 
