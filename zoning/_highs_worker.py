@@ -26,15 +26,20 @@ import time
 
 import numpy as np
 
-#: Seconds between two progress lines.
+#: Seconds between two progress reports.
 REPORT_EVERY = 0.5
 
 
 class _Link:
-    """The worker's side of the conversation (the stdin reader thread and HiGHS's callback)."""
+    """The worker's side of the conversation (the stdin reader thread and HiGHS's callback).
 
-    def __init__(self, out=None):
-        self.out = out
+    ``report(best_objective, best_bound)`` is called every ``REPORT_EVERY`` seconds of the search
+    (the worker prints it as a line; :meth:`zoning.optimize._Mip.run` uses the same callback for
+    a solve in its own process).
+    """
+
+    def __init__(self, report=None):
+        self.report = report
         self.stop = threading.Event()
         self.last = 0.0
 
@@ -54,11 +59,14 @@ class _Link:
             e.interrupt()
             return
         now = time.monotonic()
-        if self.out is not None and now - self.last >= REPORT_EVERY:
+        if self.report is not None and now - self.last >= REPORT_EVERY:
             self.last = now
-            self.out.write(f"bound {float(e.data_out.mip_dual_bound)!r} "
-                           f"{float(e.data_out.mip_primal_bound)!r}\n")
-            self.out.flush()
+            self.report(float(e.data_out.mip_primal_bound), float(e.data_out.mip_dual_bound))
+
+
+def _print_bound(best: float, bound: float) -> None:
+    """One progress line for the parent: ``bound <dual> <primal>``."""
+    print(f"bound {bound!r} {best!r}", flush=True)
 
 
 def solve(problem: dict, link: _Link | None = None) -> dict:
@@ -104,7 +112,7 @@ def main(argv: list[str]) -> int:
     problem_path, result_path = argv
     with np.load(problem_path, allow_pickle=False) as f:
         problem = dict(f)
-    link = _Link(sys.stdout)
+    link = _Link(_print_bound)
     threading.Thread(target=link.listen, args=(sys.stdin,), daemon=True).start()
     out = solve(problem, link)
     tmp = f"{result_path}.{os.getpid()}.tmp.npz"

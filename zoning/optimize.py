@@ -117,9 +117,6 @@ RACE_MIN_COLUMNS = 1500
 #: Seconds past its time limit after which a racing worker that has not stopped is killed.
 RACE_GRACE = 60.0
 
-#: Seconds between two calls of the ``progress`` callback of an in-process solve.
-REPORT_EVERY = 0.5
-
 #: ``progress(plan, plans, best_objective, best_bound)`` (:meth:`RebalanceModel.solve`).
 Progress = Callable[[int, int, float, float], None]
 
@@ -1365,13 +1362,9 @@ class _Mip:
         if report is None:
             _run_highs(h, threads)
         else:
-            last = [0.0]
+            from zoning._highs_worker import _Link
 
-            def tick(e):
-                if time.monotonic() - last[0] >= REPORT_EVERY:
-                    last[0] = time.monotonic()
-                    report(float(e.data_out.mip_primal_bound), float(e.data_out.mip_dual_bound))
-
+            tick = _Link(report).interrupt  # the racing workers' throttled report
             h.cbMipInterrupt += tick
             try:
                 _run_highs(h, threads)
