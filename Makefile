@@ -29,9 +29,10 @@ run: $(VENV)/.run-stamp $(DEMO)
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
+# one pytest worker per core, up to 4 (each builds the small demo and starts its own PostGIS)
 test: $(VENV)/.dev-stamp
 	bash scripts/test-deps.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 test-fast: $(VENV)/.dev-stamp
 	$(BIN)/python -m pytest -m "not slow"

@@ -355,8 +355,11 @@ def test_full_demo_plan_fits_every_school_and_keeps_zones_whole(full_demo_path):
 
     ds = GeoPackageStore(full_demo_path).load()
     m = RebalanceModel.from_dataset(ds, level="primary")
-    res = m.solve(time_limit=45, distance_weights=(0.001,))
+    # what is checked here is the plan, not how close to the best it is (benchmarks/ measure the
+    # gap): a 5 % gap stops the solve as soon as it has a good plan
+    res = m.solve(time_limit=45, mip_rel_gap=0.05, distance_weights=(0.001,))
     assert res.status in ("optimal", "feasible") and res.method == "mip"
+    assert res.mip_gap <= 0.05 + 1e-9
     assert res.moved_households > 0 and res.over_cap == []
     # every zoned parcel in exactly one zone, the same parcels as now
     zoned = m.current.dropna().index
