@@ -29,10 +29,11 @@ run: $(VENV)/.run-stamp $(DEMO)
 	$(BIN)/streamlit run dashboard.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
-# one pytest worker per core, up to 4 (each builds the small demo and starts its own PostGIS)
+# one pytest worker per core, up to 4 (each builds the small demo and starts its own PostGIS; the
+# tests of the full demo share one worker, which builds it once)
 test: $(VENV)/.dev-stamp
 	bash scripts/test-deps.sh
-	$(BIN)/python -m pytest -n auto --maxprocesses 4
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadgroup
 
 test-fast: $(VENV)/.dev-stamp
 	$(BIN)/python -m pytest -m "not slow"

@@ -26,6 +26,7 @@ from zoning.address import (
     parse_rules,
 )
 from zoning.errors import ValidationError, ZoningError
+from zoning.store import GeoPackageStore
 
 SAMPLES = Path("/work/shared/samples")
 if not SAMPLES.exists():  # pragma: no cover - the samples live next to the repository
@@ -561,10 +562,9 @@ def test_exact_match_survives_normalisable_noise(small_demo, demo_index, data):
 
 
 @pytest.mark.slow
-def test_full_demo_noisy_sample():
-    from zoning.demo import build_demo
-
-    a = build_demo(seed=7).addresses
+@pytest.mark.xdist_group("full-demo")
+def test_full_demo_noisy_sample(full_demo_path):
+    a = GeoPackageStore(full_demo_path).load().addresses
     idx = AddressIndex.from_frame(a)
     noisy = noisy_addresses(a, n=20_000, seed=7)
     out = idx.match_many(noisy["text"])

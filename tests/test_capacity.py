@@ -375,6 +375,7 @@ def test_forecast_covers_private_schools(small_demo):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("full-demo")  # one worker builds the full demo
 def test_full_demo_short_schools_are_red_and_notice_lists_them(full_demo_path):
     """The demo plans some schools deliberately short of seats: the 2027 warning finds them."""
     import json
