@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +14,7 @@ pytest.importorskip("highspy")
 
 from zoning.assign import assign_parcels  # noqa: E402
 from zoning.capacity import CapacitySettings  # noqa: E402
-from zoning.errors import InfeasibleError, ValidationError, ZoningError  # noqa: E402
+from zoning.errors import InfeasibleError, ValidationError  # noqa: E402
 from zoning.optimize import RebalanceModel, _components, optimize  # noqa: E402
 from zoning.zones import validate  # noqa: E402
 
@@ -265,72 +264,16 @@ def test_blocks_are_finer_around_the_overfull_zone():
         build_blocks(parcels, zones, current, demand=demand, focus={"Z1": -1})
 
 
-def test_racing_solves_in_processes_give_the_same_plan(monkeypatch):
-    import zoning.optimize as opt
-
-    monkeypatch.setattr(opt, "RACE_MIN_COLUMNS", 1)  # race even the grid
+def test_a_parallel_search_gives_the_same_plan_and_names_the_short_schools():
     m = model()
     res = m.solve(time_limit=20, distance_weights=(0.001, 50.0), threads=2)
     assert res.status == "optimal" and res.mip_gap <= 0.01
     moved = res.assignment[res.assignment != m.current]
     assert sorted(moved.index) == ["P01", "P11"] and res.moved_households == 2
     assert _contiguous(m, res) and res.over_cap == []
-    # an infeasible district is still named, school and classes, through the race
     with pytest.raises(InfeasibleError) as info:
         model(classes=(2, 3, 2)).solve(time_limit=20, distance_weights=(0.001,), threads=2)
     assert info.value.shortfall == {"S3": 1}
-
-
-def test_a_failed_race_worker_is_a_clear_error(monkeypatch):
-    import zoning.optimize as opt
-
-    monkeypatch.setattr(opt, "RACE_MIN_COLUMNS", 1)
-    monkeypatch.setattr(opt.sys, "executable", shutil.which("false"))  # a worker that fails
-    with pytest.raises(ZoningError, match="HiGHS worker process failed.*threads=1"):
-        model().solve(time_limit=20, distance_weights=(0.001,), threads=2)
-
-
-def test_a_race_worker_that_does_not_stop_is_killed(monkeypatch):
-    import zoning.optimize as opt
-
-    monkeypatch.setattr(opt, "RACE_MIN_COLUMNS", 1)
-    monkeypatch.setattr(opt, "RACE_GRACE", -1e6)  # every worker is already long overdue
-    with pytest.raises(ZoningError, match=r"every HiGHS worker process failed \(exit -9"):
-        model().solve(time_limit=20, distance_weights=(0.001,), threads=2)
-
-
-def test_race_answer_is_the_best_plan_with_the_best_bound():
-    from zoning.optimize import _combine
-
-    a = {"status": "Time limit reached", "infeasible": False, "optimal": False,
-         "col": np.array([1.0]), "objective": 105.0, "dual_bound": 95.0}
-    b = {**a, "col": np.array([2.0]), "objective": 101.0, "dual_bound": 99.5}
-    run = _combine([a, b], 0.01)
-    # b's plan; a bound of 99.5 holds for both searches of the same MIP: gap 1.5/101
-    assert run.col.tolist() == [2.0] and run.objective == 101.0
-    assert run.gap == pytest.approx(1.5 / 101) and not run.optimal
-    run = _combine([a, {**b, "dual_bound": 100.5}], 0.01)
-    assert run.optimal and run.gap == pytest.approx(0.5 / 101)
-    assert _combine([a, {**b, "infeasible": True, "col": None}], 0.01).infeasible
-    assert not _combine([{**a, "col": None}], 0.01).has_plan
-
-
-def test_a_worker_told_to_stop_stops_at_once():
-    import io
-    import time
-
-    from zoning._highs_worker import _Link, solve
-    from zoning.optimize import _Mip
-
-    m = model()
-    mip = _Mip(m)
-    link = _Link()
-    link.listen(io.StringIO("stop\n"))  # another worker has already proved its plan
-    t = time.perf_counter()
-    out = solve({**mip.matrix(), "cost": mip.costs(0.001), "start": mip.start(m.zone_pos),
-                 "deadline": time.time() + 600, "options": json.dumps({"threads": 1})}, link)
-    assert not out["optimal"] and not out["infeasible"]  # stopped, not solved
-    assert time.perf_counter() - t < 30
 
 
 def test_parcel_areas_tile_each_zone_in_one_piece_each():
@@ -348,6 +291,7 @@ def _parts(geom, min_area=1.0) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("full-demo")  # one worker builds the full demo
 def test_full_demo_plan_fits_every_school_and_keeps_zones_whole(full_demo_path):
     """The demo district's primary zones: every check made outside the model that found the plan."""
     from zoning import simulate as sm
@@ -393,14 +337,10 @@ def test_full_demo_plan_fits_every_school_and_keeps_zones_whole(full_demo_path):
     assert impact.over_cap["crossed"] == []
 
 
-@pytest.mark.parametrize("race", [False, True], ids=["in-process", "race"])
-def test_progress_reports_valid_bounds_for_each_plan(monkeypatch, small_demo, race):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_progress_reports_valid_bounds_for_each_plan(small_demo, threads):
     """The callback a dashboard shows: per plan, the best objective falls, the bound rises, and
     the plan returned lies between the last bound and the last objective reported."""
-    import zoning.optimize as opt
-
-    if race:
-        monkeypatch.setattr(opt, "RACE_MIN_COLUMNS", 1)
     calls = []
 
     def progress(plan, plans, best, bound):
@@ -408,7 +348,7 @@ def test_progress_reports_valid_bounds_for_each_plan(monkeypatch, small_demo, ra
 
     weights = (0.001, 5.0)
     res = optimize(small_demo, level="primary", time_limit=20, distance_weights=weights,
-                   threads=2 if race else 1, progress=progress)
+                   threads=threads, progress=progress)
     assert calls, "no progress was reported"
     assert {c[1] for c in calls} == {len(weights)}
     assert {c[0] for c in calls} <= set(range(len(weights))) and calls[0][0] == 0
@@ -431,5 +371,5 @@ def test_solves_with_different_thread_counts_in_one_thread():
     """HiGHS keeps one scheduler per calling thread and refused a one-thread solve after a
     two-thread one ('Not Set', no plan): a dashboard or a script may ask for either."""
     for threads in (2, 1, 2, 3):
-        res = model().solve(time_limit=20, distance_weights=(0.001,), threads=threads, race=False)
+        res = model().solve(time_limit=20, distance_weights=(0.001,), threads=threads)
         assert res.status == "optimal" and res.moved_households == 2, threads

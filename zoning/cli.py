@@ -708,8 +708,8 @@ def optimize(
                                            "more moves for shorter trips")] = False,
     contiguity: Annotated[str, typer.Option(help="order (fast, a subset of contiguous plans) or "
                                             "flow (exact)")] = "order",
-    threads: Annotated[int, typer.Option(min=1, help="cores to use: with 2 or more, as many "
-                                         "HiGHS searches race, each on one core")] = 2,
+    threads: Annotated[int, typer.Option(min=1, help="cores to use (HiGHS searches on each "
+                                         "thread)")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Rebalance zones under the class caps, moving the fewest households (MIP, HiGHS)."""

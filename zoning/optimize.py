@@ -50,10 +50,11 @@ distance; larger weights trade more moves for shorter trips. :meth:`RebalanceMod
 returns one plan per weight (``result.plans``). A parcel still being built counts its planned
 households, as :class:`zoning.simulate.Simulator` does when it evaluates the plan.
 
-*Solving.* With two or more threads, as many single-thread HiGHS solves with different random
-seeds race in their own processes (the search's luck matters more than HiGHS's own threads on
-this model); the first to prove its plan within ``mip_rel_gap`` stops the others, and the best
-plan found is measured against the best dual bound of all (:meth:`_Mip.race`).
+*Solving.* One HiGHS solve on ``threads`` threads: HiGHS 1.16 searches the branch-and-bound
+tree with one worker per thread. (Before it did, racing single-thread solves with different
+random seeds in their own processes did better; on the demo district, 60 s on 2 cores, the one
+parallel solve now closes its 1 % gap in 45–59 s on every seed tried and the race on none, at
+1.2–1.4 %, so the race was taken out.)
 
 *Infeasibility.* When no plan fits, the *elastic* model (integer extra classes per zone, fewest
 classes first) names the schools short of seats and by how many classes:
@@ -109,13 +110,8 @@ _TOUCH = 0.01
 #: Extra adjacency steps :meth:`RebalanceModel.solve` may add to ``reach`` when no plan fits.
 MAX_EXTRA_REACH = 2
 
-#: Models with at least this many (block, zone) columns race one solve per thread
-#: (:meth:`_Mip.race`); smaller ones solve in-process, where starting processes would cost more
-#: than it saves.
-RACE_MIN_COLUMNS = 1500
-
-#: Seconds past its time limit after which a racing worker that has not stopped is killed.
-RACE_GRACE = 60.0
+#: Seconds between two progress reports of a solve (:class:`_Report`).
+REPORT_EVERY = 0.5
 
 #: ``progress(plan, plans, best_objective, best_bound)`` (:meth:`RebalanceModel.solve`).
 Progress = Callable[[int, int, float, float], None]
@@ -793,8 +789,8 @@ class RebalanceModel:
     # -------------------------------------------------------------------------- solving
     def solve(self, *, time_limit: float = 60.0, mip_rel_gap: float = 0.01,
               distance_weights: Iterable[float] = DEFAULT_WEIGHTS, threads: int = 2,
-              contiguity: str = "order", seed: int = 0, race: bool = True,
-              verbose: bool = False, progress: Progress | None = None) -> OptimizeResult:
+              contiguity: str = "order", seed: int = 0, verbose: bool = False,
+              progress: Progress | None = None) -> OptimizeResult:
         """Solve the MIP for each distance weight; the first plan is the result.
 
         Parameters
@@ -807,7 +803,7 @@ class RebalanceModel:
             Households per pupil-km, one plan each, in this order; the first plan is returned
             with all of them in ``plans``. Later plans start from the previous one.
         threads : int
-            HiGHS threads.
+            HiGHS threads (its branch-and-bound search runs one worker on each).
         contiguity : {"order", "flow"}
             ``"order"`` (default, fast): a restriction that keeps zones contiguous (see the
             module docstring); its gap is measured within the restriction. ``"flow"``: exact
@@ -815,11 +811,6 @@ class RebalanceModel:
             started from the order model's plan, which gets a third of ``time_limit``.
         seed : int
             HiGHS ``random_seed``.
-        race : bool
-            With ``threads`` > 1 and a model of at least ``RACE_MIN_COLUMNS`` columns, race
-            ``threads`` single-thread solves with seeds ``seed``, ``seed + 1`` … in their own
-            processes, the first to prove its plan stopping the others (``_Mip.race``);
-            False: one solve on ``threads`` threads.
         verbose : bool
             Show the HiGHS log.
         progress : callable, optional
@@ -848,19 +839,17 @@ class RebalanceModel:
         # the incumbent, not only the bound, decides when the gap closes
         opts = {"threads": int(threads), "random_seed": int(seed), "mip_heuristic_effort": 0.3,
                 "mip_rel_gap": float(mip_rel_gap), "output_flag": bool(verbose)}
-        n_race = int(threads) if race else 1
         t_start = time.perf_counter()
         model = self._widened(threads)
-        return model._solve(weights, opts, float(time_limit), contiguity, t_start, n_race,
-                            progress)
+        return model._solve(weights, opts, float(time_limit), contiguity, t_start, progress)
 
-    def _solve(self, weights, opts, limit, contiguity, t_start, race,
+    def _solve(self, weights, opts, limit, contiguity, t_start,
                progress=None) -> OptimizeResult:
         base = self.greedy(distance_weight=weights[0])
         start = self.blocks_of(base.block_zone) if base.status == "greedy" else None
         if contiguity == "flow":
             pre = _Mip(self, contiguity="order")
-            run = pre.run(opts, weights[0], start, limit / 3, race=race)
+            run = pre.run(opts, weights[0], start, limit / 3)
             if run.has_plan:
                 start = self.zone_ids.get_indexer(pre.block_zone(run.col))
         plans: list[OptimizeResult] = []
@@ -868,12 +857,12 @@ class RebalanceModel:
         for i, w in enumerate(weights):
             report = None if progress is None else functools.partial(progress, i, len(weights))
             left = max(limit - (time.perf_counter() - t0), 1.0)
-            run = mip.run(opts, w, start, left, race=race, report=report)
+            run = mip.run(opts, w, start, left, report=report)
             if run.infeasible and mip.contiguity == "order":
                 # the order model is a restriction: only the exact model may say no plan exists
                 mip = _Mip(self, contiguity="flow")
                 left = max(limit - (time.perf_counter() - t0), 1.0)
-                run = mip.run(opts, w, start, left, race=race, report=report)
+                run = mip.run(opts, w, start, left, report=report)
             if run.infeasible:
                 self._raise_short(time_limit=limit, threads=opts["threads"])
             if not run.has_plan:
@@ -1337,18 +1326,13 @@ class _Mip:
         return cost
 
     def run(self, options: dict, weight: float, start_pos, time_limit: float, *,
-            race: int = 1, report: Callable[[float, float], None] | None = None) -> _Run:
+            report: Callable[[float, float], None] | None = None) -> _Run:
         """Load (once), set the objective and start, solve; what HiGHS found.
 
-        ``race`` > 1 (and a model of at least ``RACE_MIN_COLUMNS`` columns): that many
-        single-thread solves with different random seeds in their own processes instead of one
-        solve on ``threads`` threads (:meth:`race`). ``report(best_objective, best_bound)`` is
-        called about twice a second meanwhile.
+        ``report(best_objective, best_bound)`` is called about twice a second meanwhile.
         """
         import highspy
 
-        if race > 1 and self.K >= RACE_MIN_COLUMNS:
-            return self.race(options, weight, start_pos, time_limit, race, report=report)
         if not hasattr(self, "h"):
             self.h = _highs(options)
             self.load(self.h)
@@ -1362,9 +1346,7 @@ class _Mip:
         if report is None:
             _run_highs(h, threads)
         else:
-            from zoning._highs_worker import _Link
-
-            tick = _Link(report).interrupt  # the racing workers' throttled report
+            tick = _Report(report)
             h.cbMipInterrupt += tick
             try:
                 _run_highs(h, threads)
@@ -1379,99 +1361,6 @@ class _Mip:
         gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else math.nan
         return _Run(name, np.asarray(h.getSolution().col_value), info.objective_function_value,
                     gap, optimal=status == highspy.HighsModelStatus.kOptimal)
-
-    def race(self, options: dict, weight: float, start_pos, time_limit: float,
-             n: int, *, report: Callable[[float, float], None] | None = None) -> _Run:
-        """``n`` single-thread HiGHS solves with random seeds ``seed … seed + n - 1``, racing.
-
-        A branch-and-bound search on a MIP like this one is a matter of luck as much as of
-        work: on the demo district the same model closes its gap in 30 s with one seed and
-        not in 60 s with another, while HiGHS's own threads add little (one solve on two
-        threads keeps about 1.5 cores busy). So each core runs its own search, in its own
-        process (HiGHS instances are not safe side by side in one process,
-        :mod:`zoning._highs_worker`). They solve the same MIP, so the best dual bound of any
-        holds for the best plan of all: the race stops as soon as that plan is within
-        ``mip_rel_gap`` of that bound (or a worker proves the district infeasible).
-        """
-        import json
-        import queue
-        import subprocess
-        import tempfile
-
-        start = self.start(start_pos) if start_pos is not None else None
-        problem = {**self.matrix(), "cost": self.costs(weight),
-                   "start": np.zeros(0) if start is None else start,
-                   "deadline": time.time() + float(time_limit)}
-        seed, rel_gap = int(options.get("random_seed", 0)), float(options.get("mip_rel_gap", 1e-4))
-        verbose = bool(options.get("output_flag"))
-        lines: queue.Queue = queue.Queue()
-
-        def read(i, stream):
-            for line in stream:
-                lines.put((i, line.decode(errors="replace").split()))
-
-        def tell(procs, text):
-            for q in procs:
-                if q.poll() is None:
-                    with contextlib.suppress(OSError, ValueError):
-                        q.stdin.write(text.encode() + b"\n")
-                        q.stdin.flush()
-
-        with tempfile.TemporaryDirectory(prefix="zoning-race-") as tmp:
-            procs, paths = [], []
-            for i in range(n):
-                opts = {**options, "threads": 1, "random_seed": seed + i, "output_flag": False}
-                path = os.path.join(tmp, f"problem{i}.npz")
-                np.savez(path, options=json.dumps(opts), **problem)
-                paths.append(os.path.join(tmp, f"result{i}.npz"))
-                with open(os.path.join(tmp, f"stderr{i}.txt"), "wb") as err:
-                    procs.append(subprocess.Popen(
-                        [sys.executable, "-m", "zoning._highs_worker", path, paths[-1]],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err))
-                threading.Thread(target=read, args=(i, procs[-1].stdout), daemon=True).start()
-            results: dict[int, dict] = {}
-            primal, dual, stopped, last = math.inf, -math.inf, False, 0.0
-            try:
-                while len(results) < n:
-                    with contextlib.suppress(queue.Empty):
-                        i, words = lines.get(timeout=0.05)
-                        if len(words) == 3 and words[0] == "bound":
-                            dual = max(dual, float(words[1]))
-                            primal = min(primal, float(words[2]))
-                            if report is not None:
-                                report(primal, dual)
-                    if not stopped and (primal - dual) / max(abs(primal), 1.0) <= rel_gap:
-                        tell(procs, "stop")
-                        stopped = True
-                    if verbose and time.perf_counter() - last > 5:
-                        last = time.perf_counter()
-                        print(f"race: best plan {primal:.6g}, best bound {dual:.6g}", flush=True)
-                    if time.time() > problem["deadline"] + RACE_GRACE:  # a worker that hangs
-                        for i, p in enumerate(procs):
-                            if i not in results and p.poll() is None:
-                                p.kill()
-                    for i, p in enumerate(procs):
-                        if i not in results and p.poll() is not None:
-                            results[i] = _race_result(p, paths[i],
-                                                      os.path.join(tmp, f"stderr{i}.txt"))
-                            if results[i].get("optimal") or results[i].get("infeasible"):
-                                tell(procs, "stop")
-                                stopped = True
-            finally:
-                for p in procs:
-                    with contextlib.suppress(OSError, ValueError):
-                        p.stdin.close()
-                    try:
-                        p.wait(timeout=30)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait()
-        ok = [r for r in results.values() if "error" not in r]
-        if not ok:
-            raise ZoningError(f"optimize: every HiGHS worker process failed "
-                              f"({results[0]['error'] if results else 'none started'}); "
-                              "run with threads=1 to solve in-process")
-        return _combine(ok, rel_gap, dual)
 
     def block_zone(self, col: np.ndarray) -> np.ndarray:
         """Zone id of each block: its candidate with the largest ``x`` (0/1 up to tolerance)."""
@@ -1517,39 +1406,20 @@ class _Mip:
         return col
 
 
-def _race_result(proc, path: str, err: str) -> dict:
-    """What a racing worker found (its result file), or why it has none (``error``)."""
-    if proc.returncode != 0 or not os.path.exists(path):
-        with open(err, "rb") as f:
-            text = f.read().decode(errors="replace").strip()
-        return {"error": f"exit {proc.returncode}: {text[-500:] or 'no message'}"}
-    with np.load(path, allow_pickle=False) as f:
-        out = {k: f[k] for k in f.files}
-    return {"status": str(out["status"]), "infeasible": bool(out["infeasible"]),
-            "optimal": bool(out["optimal"]), "col": out["col"] if out["col"].size else None,
-            "objective": float(out["objective"]), "dual_bound": float(out["dual_bound"])}
+class _Report:
+    """HiGHS's MIP interrupt callback: ``report(best_objective, best_bound)`` now and then.
 
-
-def _combine(results: list[dict], rel_gap: float, dual: float = -math.inf) -> _Run:
-    """One answer from racing solves of the same MIP: the best plan, the best bound of all.
-
-    ``dual``: the best bound reported during the race (a worker stopped early may end with
-    a weaker one in its result).
+    Called every ``REPORT_EVERY`` seconds of the search at most (HiGHS calls back far more often).
     """
-    if any(r["infeasible"] for r in results):
-        return _Run("Infeasible", None, math.nan, math.nan, infeasible=True)
-    found = [r for r in results if r["col"] is not None]
-    if not found:
-        return _Run(results[0]["status"] if results else "no worker", None, math.nan, math.nan)
-    best = min(found, key=lambda r: r["objective"])  # ties: the lowest seed
-    bounds = [r["dual_bound"] for r in results if math.isfinite(r["dual_bound"])]
-    bounds += [dual] if math.isfinite(dual) else []
-    bound = min(max(bounds), best["objective"]) if bounds else -math.inf
-    gap = (best["objective"] - bound) / max(abs(best["objective"]), 1.0)
-    optimal = best["optimal"] or gap <= rel_gap + 1e-12
-    status = "Optimal" if optimal else best["status"]
-    return _Run(status, best["col"], best["objective"], gap if math.isfinite(gap) else math.nan,
-                optimal=optimal)
+
+    def __init__(self, report: Callable[[float, float], None]):
+        self.report, self.last = report, 0.0
+
+    def __call__(self, e) -> None:
+        now = time.monotonic()
+        if now - self.last >= REPORT_EVERY:
+            self.last = now
+            self.report(float(e.data_out.mip_primal_bound), float(e.data_out.mip_dual_bound))
 
 
 class _Rows:
