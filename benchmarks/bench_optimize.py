@@ -18,7 +18,7 @@ Methods
   run once per HiGHS random seed of ``--highs-seeds`` (branch and bound is partly luck: the
   spread over seeds shows whether the gap is met robustly or by chance).
 - MIP, flow: exact single-commodity flow contiguity, started from the order model's plan (which
-  gets a third of the time). Its dual bound is a lower bound for *every* contiguous plan on the
+  gets two thirds of the time). Its dual bound is a lower bound for *every* contiguous plan on the
   same blocks, so it also bounds the order plan's true gap (printed).
 - greedy: :meth:`zoning.optimize.RebalanceModel.greedy` (boundary blocks out of over-full
   zones, most spare seats first; no cascades, so it may get stuck).
