@@ -53,8 +53,8 @@ households, as :class:`zoning.simulate.Simulator` does when it evaluates the pla
 *Solving.* One HiGHS solve on ``threads`` threads: HiGHS 1.16 searches the branch-and-bound
 tree with one worker per thread. (Before it did, racing single-thread solves with different
 random seeds in their own processes did better; on the demo district, 60 s on 2 cores, the one
-parallel solve now closes its 1 % gap in 45–59 s on every seed tried and the race on none, at
-1.2–1.4 %, so the race was taken out.)
+parallel solve now closes its 1 % gap in 42–59 s on each of nine runs, the race on none of
+three, at 1.2–1.4 %, so the race was taken out.)
 
 *Infeasibility.* When no plan fits, the *elastic* model (integer extra classes per zone, fewest
 classes first) names the schools short of seats and by how many classes:
