@@ -51,7 +51,7 @@ DRAW_ASSETS = "/app/static/leaflet-draw"
 
 # ------------------------------------------------------------------------------ plan versions
 def _versions(level: str) -> dict:
-    """Plan versions of this session for of ``level``: ``{"plans", "head", "redo", "base"}``."""
+    """Plan versions of this session for ``level``: ``{"plans", "head", "redo", "base"}``."""
     key = f"planner-{level}"
     if key not in st.session_state:
         _, base = simulator(level)
@@ -408,18 +408,22 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
 
 
 def _adopt_button(ds, level: str, v: dict, key: str, res) -> None:
-    if st.button("采用为新版本", key="opt-adopt"):
-        from zoning.optimize import plan_zones
+    st.button("采用为新版本", key="opt-adopt", on_click=_adopt, args=(ds, level, key, res))
 
-        with st.spinner("正在生成片区边界…"):
-            zones = plan_zones(ds.zones, ds.parcels, res.assignment, level=level,
-                               current=v["plans"][v["base"]].assignment)
-            plan = sim.adopt(v["plans"][v["head"]], res.assignment, zones,
-                             author=st.session_state["planner_name"],
-                             note=f"优化方案（{res.moved_households}户）")
-        _push(v, plan)
-        del st.session_state[key]  # adopted: the version list holds it now
-        st.rerun()
+
+def _adopt(ds, level: str, key: str, res) -> None:
+    """Button callback: the optimiser's plan becomes the next version (its zones drawn first)."""
+    from zoning.optimize import plan_zones
+
+    v = _versions(level)
+    with st.spinner("正在生成片区边界…"):
+        zones = plan_zones(ds.zones, ds.parcels, res.assignment, level=level,
+                           current=v["plans"][v["base"]].assignment)
+        plan = sim.adopt(v["plans"][v["head"]], res.assignment, zones,
+                         author=st.session_state["planner_name"],
+                         note=f"优化方案（{res.moved_households}户）")
+    _push(v, plan)
+    del st.session_state[key]  # adopted: the version list holds it now
 
 
 # ------------------------------------------------------------------------------ text list
@@ -454,12 +458,15 @@ def _text_panel(ds, level: str, v: dict) -> None:
     (st.success if res.validation.ok else st.error)(
         f"生成片区 {len(res.zones)} 个：" + ("铺满全区、无重叠。" if res.validation.ok
                                           else "校验发现问题，请用 zoning validate 查看。"))
-    if st.button("作为方案版本加入", key="text-adopt"):
-        base = v["plans"][v["base"]]
-        _push(v, sim.adopt(base, res.assignment, res.zones,
-                           author=st.session_state.get("planner_name") or "planner",
-                           note="由划片文字导入"))
-        st.rerun()
+    st.button("作为方案版本加入", key="text-adopt", on_click=_adopt_text, args=(level, res))
+
+
+def _adopt_text(level: str, res) -> None:
+    """Button callback: the zones read from a pasted 划片 list become the next version."""
+    v = _versions(level)
+    _push(v, sim.adopt(v["plans"][v["base"]], res.assignment, res.zones,
+                       author=st.session_state.get("planner_name") or "planner",
+                       note="由划片文字导入"))
 
 
 # ------------------------------------------------------------------------------ approval
