@@ -390,7 +390,7 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
                f"{len(s['over_cap_after'])} 所；最高比例 {s['worst_ratio']:.0%}。")
     plans = first.plans or (first,)
     if len(plans) == 1:
-        _adopt_button(ds, level, v, key, first)
+        _adopt_button(ds, level, key, first)
         return
     pupils = max(float(first.zones["demand_after"].sum()), 1e-9)
     st.caption("调整户数与上学距离的权衡：距离权重（户/生·公里）越大，越看重就近入学；"
@@ -404,10 +404,10 @@ def _optimiser_panel(ds, level: str, simr, v: dict) -> None:
         "间隙": [f"{p.mip_gap:.1%}" for p in plans]}), hide_index=True, width="stretch")
     pick = st.radio("采用哪个方案", range(len(plans)), horizontal=True, key="opt-pick",
                     format_func=lambda i: f"方案{i + 1}（{plans[i].moved_households:,} 户）")
-    _adopt_button(ds, level, v, key, plans[pick])
+    _adopt_button(ds, level, key, plans[pick])
 
 
-def _adopt_button(ds, level: str, v: dict, key: str, res) -> None:
+def _adopt_button(ds, level: str, key: str, res) -> None:
     st.button("采用为新版本", key="opt-adopt", on_click=_adopt, args=(ds, level, key, res))
 
 
@@ -427,7 +427,7 @@ def _adopt(ds, level: str, key: str, res) -> None:
 
 
 # ------------------------------------------------------------------------------ text list
-def _text_panel(ds, level: str, v: dict) -> None:
+def _text_panel(ds, level: str) -> None:
     """Paste a published 划片 list: zones from its clauses, with what could not be read."""
     from zoning.textimport import import_text
 
@@ -677,7 +677,7 @@ with right:
     with tab_opt:
         _optimiser_panel(ds, level, simr, v)
     with tab_text:
-        _text_panel(ds, level, v)
+        _text_panel(ds, level)
     with tab_approve:
         _approval_panel(ds, level, simr, base, user)
 
